@@ -1,0 +1,1 @@
+"""The eat-now compatible partner API (SPEC §4)."""

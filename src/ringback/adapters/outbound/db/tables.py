@@ -1,0 +1,232 @@
+"""Rows. Table names are singular snake_case; every timestamp is timestamptz."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+TZ = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _id() -> Mapped[int]:
+    return mapped_column(BigInteger, Identity(), primary_key=True)
+
+
+def _created() -> Mapped[dt.datetime]:
+    return mapped_column(TZ, nullable=False, server_default=func.now())
+
+
+class RestaurantRow(Base):
+    __tablename__ = "restaurant"
+
+    id: Mapped[int] = _id()
+    slug: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    country: Mapped[str] = mapped_column(Text, nullable=False)
+    timezone: Mapped[str] = mapped_column(Text, nullable=False)
+    missed_calls_enabled: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=text("true")
+    )
+    cooldown_hours: Mapped[float] = mapped_column(Float, nullable=False, server_default="6")
+    max_call_age_hours: Mapped[float] = mapped_column(
+        Float, nullable=False, server_default="24"
+    )
+    send_delay_seconds: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    quiet_hours: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    whatsapp: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    telnyx_public_key: Mapped[str | None] = mapped_column(Text)
+    ccai: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class ApiTokenRow(Base):
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = _id()
+    restaurant_id: Mapped[int] = mapped_column(
+        ForeignKey("restaurant.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    name: Mapped[str | None] = mapped_column(Text)
+    token_hash: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    created_at: Mapped[dt.datetime] = _created()
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+
+
+class CustomerRow(Base):
+    __tablename__ = "customer"
+    __table_args__ = (UniqueConstraint("restaurant_id", "phone_number"),)
+
+    id: Mapped[int] = _id()
+    restaurant_id: Mapped[int] = mapped_column(
+        ForeignKey("restaurant.id", ondelete="CASCADE"), nullable=False
+    )
+    phone_number: Mapped[str] = mapped_column(Text, nullable=False)
+    name: Mapped[str | None] = mapped_column(Text)
+    lang: Mapped[str | None] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(Text)
+    opted_out_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+    bad_actor: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    verified: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    repeat_customer: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class ReservationRow(Base):
+    __tablename__ = "reservation"
+    __table_args__ = (
+        UniqueConstraint("restaurant_id", "external_id"),
+        Index(None, "customer_id", "start_at"),
+    )
+
+    id: Mapped[int] = _id()
+    restaurant_id: Mapped[int] = mapped_column(
+        ForeignKey("restaurant.id", ondelete="CASCADE"), nullable=False
+    )
+    external_id: Mapped[str] = mapped_column(Text, nullable=False)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), nullable=False)
+    start_at: Mapped[dt.datetime] = mapped_column(TZ, nullable=False)
+    party_size: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class CallRow(Base):
+    __tablename__ = "call"
+    __table_args__ = (
+        UniqueConstraint("restaurant_id", "source", "external_id"),
+        Index(None, "restaurant_id", "caller_phone_number", "occurred_at"),
+        Index(None, "restaurant_id", "customer_id", "occurred_at"),
+        Index("ix_call_restaurant_id_occurred_at_id", "restaurant_id", "occurred_at", "id"),
+    )
+
+    id: Mapped[int] = _id()
+    restaurant_id: Mapped[int] = mapped_column(
+        ForeignKey("restaurant.id", ondelete="CASCADE"), nullable=False
+    )
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    external_id: Mapped[str | None] = mapped_column(Text)
+    direction: Mapped[str] = mapped_column(Text, nullable=False)
+    disposition: Mapped[str] = mapped_column(Text, nullable=False)
+    caller_raw: Mapped[str] = mapped_column(Text, nullable=False)
+    caller_phone_number: Mapped[str] = mapped_column(Text, nullable=False)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"))
+    reservation_id: Mapped[int | None] = mapped_column(ForeignKey("reservation.id"))
+    occurred_at: Mapped[dt.datetime] = mapped_column(TZ, nullable=False)
+    decision_token: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+    outcome: Mapped[str | None] = mapped_column(Text)
+    template_type: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+    recovered_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+    details: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class MessageRow(Base):
+    __tablename__ = "message"
+    __table_args__ = (
+        Index(
+            "ix_message_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'queued'"),
+        ),
+        Index(
+            "ix_message_lease",
+            "lease_expires_at",
+            postgresql_where=text("status = 'sending'"),
+        ),
+        Index(
+            "ix_message_queued_customer",
+            "restaurant_id",
+            "customer_id",
+            postgresql_where=text("status = 'queued'"),
+        ),
+    )
+
+    id: Mapped[int] = _id()
+    restaurant_id: Mapped[int] = mapped_column(
+        ForeignKey("restaurant.id", ondelete="CASCADE"), nullable=False
+    )
+    call_id: Mapped[int] = mapped_column(ForeignKey("call.id"), nullable=False, unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), nullable=False)
+    to_phone_number: Mapped[str] = mapped_column(Text, nullable=False)
+    template_type: Mapped[str] = mapped_column(Text, nullable=False)
+    template_name: Mapped[str] = mapped_column(Text, nullable=False)
+    template_language: Mapped[str] = mapped_column(Text, nullable=False)
+    parameters: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(TZ, nullable=False)
+    lease_token: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+    provider_message_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class MessageEventRow(Base):
+    """The message's timeline: one row per status move or attempt."""
+
+    __tablename__ = "message_event"
+    __table_args__ = (Index(None, "message_id", "id"),)
+
+    id: Mapped[int] = _id()
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("message.id", ondelete="CASCADE"), nullable=False
+    )
+    status: Mapped[str] = mapped_column(Text, nullable=False)
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+restaurant = RestaurantRow.__table__
+api_token = ApiTokenRow.__table__
+customer = CustomerRow.__table__
+reservation = ReservationRow.__table__
+call = CallRow.__table__
+message = MessageRow.__table__
+message_event = MessageEventRow.__table__

@@ -1,0 +1,171 @@
+"""One table from exceptions to replies. Native APIs answer the envelope of SPEC §4; a compat door
+registers its own renderer for its path prefix, so the same exception reads right on every door."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse, Response
+from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ringback.domain.errors import Conflict, IdempotencyConflict, NotFound
+
+log = logging.getLogger("ringback.api")
+
+
+@dataclass
+class ApiError(Exception):
+    """An error reply: HTTP status, machine code, human message, optional details and headers."""
+
+    status: int
+    code: str
+    message: str
+    details: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class BodyTooLargeError(Exception):
+    """Raised while reading a body that grows past the limit (chunked uploads)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"body over {limit} bytes")
+        self.limit = limit
+
+
+def unauthorized(message: str = "Missing or invalid credentials") -> ApiError:
+    return ApiError(401, "UNAUTHORIZED", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def not_found(message: str = "Not found") -> ApiError:
+    return ApiError(404, "NOT_FOUND", message)
+
+
+def validation_error(details: list[dict[str, str]], message: str = "Invalid request") -> ApiError:
+    return ApiError(422, "VALIDATION_ERROR", message, details=details)
+
+
+def payload_too_large(limit: int) -> ApiError:
+    return ApiError(413, "PAYLOAD_TOO_LARGE", f"Request body is larger than {limit} bytes")
+
+
+def unavailable() -> ApiError:
+    return ApiError(503, "UNAVAILABLE", "The database is unavailable; retry shortly",
+                    headers={"Retry-After": "1"})
+
+
+def request_id_of(request: Request) -> str:
+    return str(getattr(request.state, "request_id", ""))
+
+
+def native_error(request: Request, error: ApiError) -> Response:
+    body = {
+        "error": {
+            "code": error.code,
+            "message": error.message,
+            "request_id": request_id_of(request),
+            "details": error.details,
+        }
+    }
+    return ORJSONResponse(body, status_code=error.status, headers=error.headers)
+
+
+Renderer = Callable[[Request, ApiError], Response]
+_RENDERERS: list[tuple[str, Renderer]] = []
+
+
+def register_renderer(prefix: str, renderer: Renderer) -> None:
+    """A door with its own error shape (Zoho, CCAI) claims its path prefix."""
+    _RENDERERS.append((prefix, renderer))
+    _RENDERERS.sort(key=lambda item: -len(item[0]))
+
+
+def render(request: Request, error: ApiError) -> Response:
+    path = request.url.path
+    for prefix, renderer in _RENDERERS:
+        if path.startswith(prefix):
+            return renderer(request, error)
+    return native_error(request, error)
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _from_validation(error: RequestValidationError) -> ApiError:
+    problems = error.errors()
+    if any(p.get("type") == "json_invalid" for p in problems):
+        return ApiError(400, "MALFORMED_REQUEST", "The body is not valid JSON")
+    details = [{"field": _field(tuple(p.get("loc", ()))), "message": str(p.get("msg", ""))}
+               for p in problems]
+    return validation_error(details)
+
+
+def _is_unavailable(error: BaseException) -> bool:
+    if isinstance(error, OSError | TimeoutError | sa_exc.TimeoutError):
+        return True
+    if isinstance(error, sa_exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        orig = error.orig
+        name = type(orig).__name__ if orig is not None else ""
+        return isinstance(orig, OSError) or any(
+            marker in name
+            for marker in ("ConnectionDoesNotExist", "CannotConnectNow", "ConnectionFailure",
+                           "InterfaceError", "AdminShutdown", "CrashShutdown")
+        )
+    return isinstance(error, sa_exc.InterfaceError)
+
+
+def to_api_error(error: BaseException) -> ApiError:
+    """The one mapping from what the code raises to what the client reads."""
+    if isinstance(error, ApiError):
+        return error
+    too_large = error if isinstance(error, BodyTooLargeError) else error.__cause__
+    if isinstance(too_large, BodyTooLargeError):
+        return payload_too_large(too_large.limit)
+    if isinstance(error, RequestValidationError):
+        return _from_validation(error)
+    if isinstance(error, IdempotencyConflict):
+        return ApiError(409, "IDEMPOTENCY_CONFLICT", str(error),
+                        details={"external_id": error.external_id})
+    if isinstance(error, NotFound):
+        return not_found(str(error) or "Not found")
+    if isinstance(error, Conflict):
+        return ApiError(409, "CONFLICT", str(error) or "Conflict")
+    if isinstance(error, StarletteHTTPException):
+        if error.status_code == 404:
+            return not_found()
+        if error.status_code == 405:
+            return ApiError(405, "METHOD_NOT_ALLOWED", "Method not allowed")
+        return ApiError(error.status_code, "HTTP_ERROR", str(error.detail))
+    if _is_unavailable(error):
+        return unavailable()
+    return ApiError(500, "INTERNAL", "Internal error")
+
+
+def log_failure(request: Request, api_error: ApiError, error: BaseException) -> None:
+    if api_error.status >= 500:
+        log.error(
+            "request failed: %s %s -> %s (%s)",
+            request.method, request.url.path, api_error.status, type(error).__name__,
+            exc_info=api_error.status == 500,
+        )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Known exceptions are answered here; anything else by the edge middleware (same table)."""
+
+    async def handle(request: Request, error: Exception) -> Response:
+        api_error = to_api_error(error)
+        log_failure(request, api_error, error)
+        return render(request, api_error)
+
+    for kind in (ApiError, RequestValidationError, StarletteHTTPException, IdempotencyConflict,
+                 NotFound, Conflict):
+        app.add_exception_handler(kind, handle)

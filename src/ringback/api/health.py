@@ -1,0 +1,34 @@
+"""Liveness and readiness (SPEC §8)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import ORJSONResponse
+from sqlalchemy import text
+
+from ringback.adapters.outbound.db.migrate import current_revision, head_revision
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=None)
+async def readyz(request: Request) -> ORJSONResponse:
+    engine = request.app.state.container.engine
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+            revision = await current_revision(conn)
+    except Exception:
+        return ORJSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+    head = head_revision()
+    if revision != head:
+        return ORJSONResponse(
+            {"status": "unavailable", "database": "reachable", "migration": revision, "head": head},
+            503,
+        )
+    return ORJSONResponse({"status": "ok", "migration": revision})

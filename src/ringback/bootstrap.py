@@ -1,0 +1,105 @@
+"""The composition root: one engine, one httpx client, the services, and the worker task."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ringback.adapters.outbound.db.directory_store import SqlDirectoryStore
+from ringback.adapters.outbound.db.engine import build_engine
+from ringback.adapters.outbound.db.outbox import SqlOutbox
+from ringback.adapters.outbound.db.tenancy_store import SqlTenancyStore
+from ringback.adapters.outbound.db.unit_of_work import SqlUnitOfWorkFactory
+from ringback.adapters.outbound.whatsapp import WhatsAppCloudSender
+from ringback.domain.ports import MessageSender
+from ringback.service.dispatch import Dispatcher
+from ringback.service.relay import RelayService
+from ringback.settings import Settings
+
+log = logging.getLogger("ringback")
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: AsyncEngine
+    http: httpx.AsyncClient
+    dispatcher: Dispatcher
+    relay: RelayService
+    tenancy: SqlTenancyStore
+    directory: SqlDirectoryStore
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _worker: asyncio.Task[None] | None = None
+
+    def start_worker(self) -> None:
+        if self._worker is None:
+            self._worker = asyncio.create_task(
+                self.dispatcher.run_forever(
+                    self._stop,
+                    batch_size=self.settings.worker_batch_size,
+                    poll_seconds=self.settings.worker_poll_seconds,
+                ),
+                name="ringback-outbox-worker",
+            )
+
+    async def aclose(self) -> None:
+        self._stop.set()
+        if self._worker is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        await self.dispatcher.drain(timeout=self.settings.graph_timeout_seconds + 1)
+        await self.http.aclose()
+        await self.engine.dispose()
+
+
+def build_http_client(settings: Settings) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.graph_timeout_seconds, connect=min(5.0, settings.graph_timeout_seconds)),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+    )
+
+
+async def build_container(
+    settings: Settings,
+    *,
+    start_worker: bool = True,
+    sender: MessageSender | None = None,
+) -> Container:
+    engine = build_engine(settings)
+    http = build_http_client(settings)
+    dispatcher = Dispatcher(
+        SqlOutbox(engine),
+        sender or WhatsAppCloudSender(http, settings.whatsapp_api_base_url),
+        lease_seconds=settings.lease_seconds,
+        max_attempts=settings.max_attempts,
+        retry_base_seconds=settings.retry_base_seconds,
+        clock=utc_now,
+    )
+    relay = RelayService(
+        SqlUnitOfWorkFactory(engine),
+        dispatcher,
+        inline_timeout=settings.inline_dispatch_timeout,
+        clock=utc_now,
+    )
+    container = Container(
+        settings=settings,
+        engine=engine,
+        http=http,
+        dispatcher=dispatcher,
+        relay=relay,
+        tenancy=SqlTenancyStore(engine),
+        directory=SqlDirectoryStore(engine),
+    )
+    if start_worker:
+        container.start_worker()
+    return container

@@ -1,0 +1,147 @@
+"""Values and enums of the relay: what a call event is, what a decision is."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Source(StrEnum):
+    PARTNER = "partner"
+    ZOHO = "zoho"
+    CCAI = "ccai"
+    TELNYX = "telnyx"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class Disposition(StrEnum):
+    MISSED = "missed"
+    ANSWERED = "answered"
+    OTHER = "other"
+
+
+class Outcome(StrEnum):
+    SENT = "SENT"
+    QUEUED = "QUEUED"
+    FAILED = "FAILED"
+    SKIPPED_DUPLICATE = "SKIPPED_DUPLICATE"
+    SKIPPED_FEATURE_DISABLED = "SKIPPED_FEATURE_DISABLED"
+    SKIPPED_HIDDEN_NUMBER = "SKIPPED_HIDDEN_NUMBER"
+    SKIPPED_INVALID_NUMBER = "SKIPPED_INVALID_NUMBER"
+    SKIPPED_NOT_MOBILE = "SKIPPED_NOT_MOBILE"
+    SKIPPED_STALE = "SKIPPED_STALE"
+    SKIPPED_NO_WHATSAPP = "SKIPPED_NO_WHATSAPP"
+    SKIPPED_SUPPRESSED = "SKIPPED_SUPPRESSED"
+    SKIPPED_COOLDOWN = "SKIPPED_COOLDOWN"
+    SKIPPED_NO_TEMPLATE = "SKIPPED_NO_TEMPLATE"
+
+
+class TemplateType(StrEnum):
+    MISSED_CALL = "MISSED_CALL"
+    MISSED_CALL_WITH_RESERVATION = "MISSED_CALL_WITH_RESERVATION"
+    CALLBACK_UNANSWERED = "CALLBACK_UNANSWERED"
+
+
+class MessageStatus(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class TokenKind(StrEnum):
+    PARTNER = "partner"
+    ZOHO = "zoho"
+    CCAI = "ccai"
+    OPS = "ops"
+
+
+ACTIVE_RESERVATION_STATUSES = frozenset(
+    {
+        "PENDING",
+        "PENDING_PAYMENT",
+        "CONFIRMED",
+        "CONFIRMED_PENDING_PAYMENT",
+        "MANUALLY_CONFIRMED",
+        "DOUBLE_CONFIRMED",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    name: str
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class WhatsAppConfig:
+    phone_number_id: str | None
+    access_token: str | None
+    templates: dict[TemplateType, Template] = field(default_factory=dict)
+    fallback_first_name: str = "there"
+
+    @property
+    def can_send(self) -> bool:
+        return bool(self.phone_number_id) and bool(self.access_token)
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    start: dt.time
+    end: dt.time
+
+
+@dataclass(frozen=True, slots=True)
+class Restaurant:
+    """The tenant, with the settings the relay decides by."""
+
+    id: int
+    slug: str
+    name: str
+    country: str
+    timezone: str
+    missed_calls_enabled: bool = True
+    cooldown_hours: float = 6
+    max_call_age_hours: float = 24
+    send_delay_seconds: int = 0
+    quiet_hours: QuietHours | None = None
+    whatsapp: WhatsAppConfig = field(
+        default_factory=lambda: WhatsAppConfig(phone_number_id=None, access_token=None)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvent:
+    """What a door tells the relay about one call."""
+
+    source: Source
+    external_id: str | None
+    direction: Direction
+    disposition: Disposition
+    raw_number: str
+    occurred_at: dt.datetime
+    forced_outcome: Outcome | None = None
+    details: dict[str, object] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the relay answers for one event: the stored call as replied."""
+
+    call_id: int
+    outcome: Outcome | None
+    caller_phone_number: str
+    customer_id: int | None
+    reservation_id: int | None
+    template_type: TemplateType | None
+    created_at: dt.datetime
+    message_id: int | None = None

@@ -1,0 +1,99 @@
+"""Phone numbers, parsed once at the boundary into E.164 (SPEC §3, normalization; rules 3-5)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberType
+
+WITHHELD_WORDS = frozenset({"anonymous", "private", "unknown", "restricted", "unavailable"})
+
+# Only characters a human writes in a phone number; letters (vanity numbers, "ext.") are refused.
+_ALLOWED = re.compile(r"^\+?[0-9\s.\-()/]+$")
+
+_REACHABLE_TYPES = frozenset(
+    {
+        PhoneNumberType.MOBILE,
+        PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        PhoneNumberType.VOIP,
+        PhoneNumberType.PERSONAL_NUMBER,
+        PhoneNumberType.UNKNOWN,
+    }
+)
+
+
+class NumberVerdict(StrEnum):
+    REACHABLE = "reachable"
+    HIDDEN = "hidden"
+    INVALID = "invalid"
+    NOT_MOBILE = "not_mobile"
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneReading:
+    """A raw number as the relay reads it.
+
+    ``e164`` is set whenever the number is valid (reachable or not); ``display`` is what replies and
+    the call record show: E.164 when valid, else the trimmed raw string.
+    """
+
+    verdict: NumberVerdict
+    display: str
+    e164: str | None = None
+
+    @property
+    def idempotency_key(self) -> str:
+        return self.e164 or self.display
+
+
+def _prepare(raw: str) -> str:
+    text = raw.strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    return text
+
+
+def is_withheld(raw: str) -> bool:
+    text = raw.strip()
+    if not text or text.lower() in WITHHELD_WORDS:
+        return True
+    digits = re.sub(r"\D", "", text)
+    return bool(digits) and set(digits) == {"0"} and _ALLOWED.match(text) is not None
+
+
+def _parse(raw: str, region: str) -> phonenumbers.PhoneNumber | None:
+    text = _prepare(raw)
+    if not _ALLOWED.match(text):
+        return None
+    try:
+        return phonenumbers.parse(text, None if text.startswith("+") else region.upper())
+    except NumberParseException:
+        return None
+
+
+def read_number(raw: str, region: str) -> PhoneReading:
+    """Read a reported number with the restaurant's country for national formats."""
+    trimmed = raw.strip()
+    if is_withheld(raw):
+        return PhoneReading(NumberVerdict.HIDDEN, trimmed)
+    parsed = _parse(raw, region)
+    if parsed is None or not phonenumbers.is_valid_number(parsed):
+        return PhoneReading(NumberVerdict.INVALID, trimmed)
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if phonenumbers.number_type(parsed) not in _REACHABLE_TYPES:
+        return PhoneReading(NumberVerdict.NOT_MOBILE, e164, e164)
+    return PhoneReading(NumberVerdict.REACHABLE, e164, e164)
+
+
+def normalize(raw: str, region: str) -> str | None:
+    """E.164 for a valid number (any type), else None."""
+    return read_number(raw, region).e164
+
+
+def is_possible(raw: str, region: str) -> bool:
+    """Whether phonenumbers can parse the number and it has a possible length (CCAI's well-formed)."""
+    parsed = _parse(raw, region)
+    return parsed is not None and phonenumbers.is_possible_number(parsed)

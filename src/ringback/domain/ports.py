@@ -1,0 +1,167 @@
+"""Ports: what the services need from the outside world, as Protocols."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ringback.domain.model import CallEvent, Outcome, Template, TemplateType
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCall:
+    """The call row as the relay needs it after recording a notification."""
+
+    id: int
+    caller_phone_number: str
+    claimed: bool
+    """This notification won the right to decide (first missed notification for the key)."""
+    decided: bool
+    outcome: Outcome | None
+    customer_id: int | None
+    reservation_id: int | None
+    template_type: TemplateType | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRecord:
+    id: int
+    name: str | None
+    suppressed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationRecord:
+    id: int
+    start_at: dt.datetime
+    party_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    restaurant_id: int
+    call_id: int
+    customer_id: int
+    to_phone_number: str
+    template_type: TemplateType
+    template: Template
+    parameters: Sequence[str]
+    due_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CallResolution:
+    call_id: int
+    outcome: Outcome
+    caller_phone_number: str
+    customer_id: int | None
+    reservation_id: int | None
+    template_type: TemplateType | None
+
+
+class RelayStore(Protocol):
+    """The relay's reads and writes, all inside one transaction."""
+
+    async def record_call(
+        self,
+        restaurant_id: int,
+        event: CallEvent,
+        caller_phone_number: str,
+        claim_token: uuid.UUID | None,
+    ) -> StoredCall: ...
+
+    async def match_or_create_customer(
+        self, restaurant_id: int, phone_number: str
+    ) -> CustomerRecord: ...
+
+    async def find_reservation(
+        self, customer_id: int, earliest: dt.datetime, latest: dt.datetime
+    ) -> ReservationRecord | None: ...
+
+    async def lock_caller(self, restaurant_id: int, phone_number: str) -> None: ...
+
+    async def in_cooldown(
+        self, restaurant_id: int, phone_number: str, call_id: int, occurred_at: dt.datetime,
+        hours: float,
+    ) -> bool: ...
+
+    async def enqueue_message(self, message: NewMessage) -> int: ...
+
+    async def resolve_call(self, resolution: CallResolution) -> None: ...
+
+    async def link_customer(self, call_id: int, customer_id: int) -> None: ...
+
+    async def mark_answered(
+        self, restaurant_id: int, customer_id: int, answered_at: dt.datetime,
+        since: dt.datetime,
+    ) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Only the unit of work commits; leaving without commit rolls back."""
+
+    relay: RelayStore
+
+    async def __aenter__(self) -> UnitOfWork: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMessage:
+    """A message a dispatcher holds under lease, with what the provider call needs."""
+
+    id: int
+    lease_token: uuid.UUID
+    attempts: int
+    phone_number_id: str
+    access_token: str
+    to_phone_number: str
+    template_name: str
+    template_language: str
+    parameters: Sequence[str]
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """The provider's answer: accepted (with its message id) or refused, transiently or for good."""
+
+    provider_message_id: str | None = None
+    error: str | None = None
+    transient: bool = False
+
+    @property
+    def accepted(self) -> bool:
+        return self.provider_message_id is not None
+
+
+class MessageSender(Protocol):
+    async def send(self, message: ClaimedMessage) -> SendResult: ...
+
+
+class Outbox(Protocol):
+    """Durable message state; each method is its own short transaction."""
+
+    async def claim_due(self, limit: int, lease_seconds: float) -> list[ClaimedMessage]: ...
+
+    async def claim(self, message_id: int, lease_seconds: float) -> ClaimedMessage | None: ...
+
+    async def mark_sent(self, message: ClaimedMessage, provider_message_id: str) -> bool: ...
+
+    async def mark_retry(
+        self, message: ClaimedMessage, error: str, next_attempt_at: dt.datetime
+    ) -> bool: ...
+
+    async def mark_failed(self, message: ClaimedMessage, error: str) -> bool: ...
+
+    async def set_call_outcome(self, call_id: int, outcome: Outcome) -> None: ...

@@ -1,0 +1,103 @@
+"""Outbox dispatch: claim under lease, send outside any transaction, record, back off (SPEC §3).
+
+The inline attempt after a report and the background worker go through the same ``_deliver``: both
+claim the message with a lease first, so at most one of them holds it at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from ringback.domain import rules
+from ringback.domain.model import MessageStatus, Outcome
+from ringback.domain.ports import ClaimedMessage, MessageSender, Outbox, SendResult
+
+log = logging.getLogger("ringback.dispatch")
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        outbox: Outbox,
+        sender: MessageSender,
+        *,
+        lease_seconds: float,
+        max_attempts: int,
+        retry_base_seconds: float,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self._outbox = outbox
+        self._sender = sender
+        self._lease_seconds = lease_seconds
+        self._max_attempts = max_attempts
+        self._retry_base = retry_base_seconds
+        self._clock = clock
+        self._background: set[asyncio.Task[MessageStatus | None]] = set()
+
+    async def dispatch_within(self, message_id: int, timeout: float) -> MessageStatus | None:
+        """Send one message now; past ``timeout`` the attempt goes on shielded and None is returned."""
+        task = asyncio.create_task(self._dispatch_one(message_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), timeout)
+        except TimeoutError:
+            return None
+
+    async def record_outcome(self, call_id: int, outcome: Outcome) -> None:
+        await self._outbox.set_call_outcome(call_id, outcome)
+
+    async def _dispatch_one(self, message_id: int) -> MessageStatus | None:
+        claimed = await self._outbox.claim(message_id, self._lease_seconds)
+        if claimed is None:
+            return None
+        return await self._deliver(claimed)
+
+    async def run_once(self, batch_size: int) -> int:
+        """Claim what is due (or whose lease expired) and deliver it; returns how many were claimed."""
+        batch = await self._outbox.claim_due(batch_size, self._lease_seconds)
+        if batch:
+            await asyncio.gather(*(self._deliver(message) for message in batch))
+        return len(batch)
+
+    async def run_forever(
+        self, stop: asyncio.Event, *, batch_size: int, poll_seconds: float
+    ) -> None:
+        """The worker loop. A full batch is followed at once by the next; errors never end the loop."""
+        while not stop.is_set():
+            try:
+                claimed = await self.run_once(batch_size)
+            except Exception:
+                log.exception("outbox poll failed; retrying")
+                claimed = 0
+            if claimed < batch_size:
+                try:
+                    await asyncio.wait_for(stop.wait(), poll_seconds)
+                except TimeoutError:
+                    pass
+
+    async def drain(self, timeout: float) -> None:
+        """Let inline attempts that outlived their request finish (on shutdown)."""
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=timeout)
+
+    async def _deliver(self, message: ClaimedMessage) -> MessageStatus | None:
+        try:
+            result = await self._sender.send(message)
+        except Exception as exc:  # a sender bug must not strand the lease until it expires
+            log.exception("sender raised for message %s", message.id)
+            result = SendResult(error=f"{type(exc).__name__}", transient=True)
+        if result.provider_message_id is not None:
+            ok = await self._outbox.mark_sent(message, result.provider_message_id)
+            return MessageStatus.SENT if ok else None
+        error = result.error or "unknown error"
+        if result.transient and message.attempts < self._max_attempts:
+            delay = rules.backoff_seconds(message.attempts, self._retry_base)
+            due = self._clock() + dt.timedelta(seconds=delay)
+            ok = await self._outbox.mark_retry(message, error, due)
+            return MessageStatus.QUEUED if ok else None
+        ok = await self._outbox.mark_failed(message, error)
+        return MessageStatus.FAILED if ok else None

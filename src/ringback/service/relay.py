@@ -1,0 +1,214 @@
+"""RelayService: the one entry point every door calls with a call event (SPEC §3)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ringback.domain import rules
+from ringback.domain.errors import IdempotencyConflict
+from ringback.domain.model import (
+    CallEvent,
+    Decision,
+    Disposition,
+    MessageStatus,
+    Outcome,
+    Restaurant,
+    TemplateType,
+)
+from ringback.domain.phone import NumberVerdict, PhoneReading, read_number
+from ringback.domain.ports import (
+    CallResolution,
+    CustomerRecord,
+    NewMessage,
+    RelayStore,
+    ReservationRecord,
+    StoredCall,
+    UnitOfWorkFactory,
+)
+from ringback.service.dispatch import Dispatcher
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    outcome: Outcome
+    customer: CustomerRecord | None = None
+    reservation: ReservationRecord | None = None
+    template_type: TemplateType | None = None
+    message: NewMessage | None = None
+
+
+class RelayService:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        dispatcher: Dispatcher,
+        *,
+        inline_timeout: float,
+        clock: Callable[[], dt.datetime] = utc_now,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._dispatcher = dispatcher
+        self._inline_timeout = inline_timeout
+        self._clock = clock
+
+    async def handle(self, restaurant: Restaurant, event: CallEvent) -> Decision:
+        """Record the event and, for the first missed notification of its key, decide once."""
+        reading = read_number(event.raw_number, restaurant.country)
+        claim = uuid.uuid4() if event.disposition is Disposition.MISSED else None
+        async with self._uow_factory() as uow:
+            stored = await uow.relay.record_call(restaurant.id, event, reading.display, claim)
+            if event.disposition is Disposition.MISSED and not stored.claimed:
+                if stored.caller_phone_number != reading.display:
+                    raise IdempotencyConflict(
+                        event.external_id or "", stored.caller_phone_number, reading.display
+                    )
+                return _duplicate(stored)
+            if event.disposition is Disposition.MISSED:
+                verdict = await self._decide(uow.relay, restaurant, event, reading, stored)
+                await uow.relay.resolve_call(
+                    CallResolution(
+                        call_id=stored.id,
+                        outcome=verdict.outcome,
+                        caller_phone_number=reading.display,
+                        customer_id=verdict.customer.id if verdict.customer else None,
+                        reservation_id=verdict.reservation.id if verdict.reservation else None,
+                        template_type=verdict.template_type,
+                    )
+                )
+                message_id = (
+                    await uow.relay.enqueue_message(verdict.message) if verdict.message else None
+                )
+            else:
+                verdict = await self._observe(uow.relay, restaurant, event, reading, stored)
+                message_id = None
+            await uow.commit()
+        outcome = verdict.outcome
+        if verdict.message is not None and message_id is not None:
+            outcome = await self._send_inline(stored.id, message_id, verdict.message)
+        return Decision(
+            call_id=stored.id,
+            outcome=outcome if event.disposition is Disposition.MISSED else None,
+            caller_phone_number=reading.display,
+            customer_id=verdict.customer.id if verdict.customer else None,
+            reservation_id=verdict.reservation.id if verdict.reservation else None,
+            template_type=verdict.template_type,
+            created_at=stored.created_at,
+            message_id=message_id,
+        )
+
+    async def _decide(
+        self,
+        store: RelayStore,
+        restaurant: Restaurant,
+        event: CallEvent,
+        reading: PhoneReading,
+        stored: StoredCall,
+    ) -> _Verdict:
+        """Rules 2-11, first that applies wins. The customer is matched whenever the number is valid."""
+        customer = None
+        reservation = None
+        if reading.e164 is not None:
+            customer = await store.match_or_create_customer(restaurant.id, reading.e164)
+            reservation = await store.find_reservation(
+                customer.id,
+                event.occurred_at - rules.RESERVATION_LOOKBACK,
+                event.occurred_at + rules.RESERVATION_LOOKAHEAD,
+            )
+        found = {"customer": customer, "reservation": reservation}
+        if not restaurant.missed_calls_enabled:
+            return _Verdict(Outcome.SKIPPED_FEATURE_DISABLED, **found)
+        if event.forced_outcome is not None:
+            return _Verdict(event.forced_outcome, **found)
+        if reading.verdict is NumberVerdict.HIDDEN:
+            return _Verdict(Outcome.SKIPPED_HIDDEN_NUMBER)
+        if reading.verdict is NumberVerdict.INVALID:
+            return _Verdict(Outcome.SKIPPED_INVALID_NUMBER)
+        if reading.verdict is NumberVerdict.NOT_MOBILE:
+            return _Verdict(Outcome.SKIPPED_NOT_MOBILE, **found)
+        now = self._clock()
+        if rules.is_stale(event.occurred_at, now, restaurant.max_call_age_hours):
+            return _Verdict(Outcome.SKIPPED_STALE, **found)
+        if not restaurant.whatsapp.can_send:
+            return _Verdict(Outcome.SKIPPED_NO_WHATSAPP, **found)
+        assert customer is not None and reading.e164 is not None
+        if customer.suppressed:
+            return _Verdict(Outcome.SKIPPED_SUPPRESSED, **found)
+        await store.lock_caller(restaurant.id, reading.e164)
+        if await store.in_cooldown(
+            restaurant.id, reading.e164, stored.id, event.occurred_at, restaurant.cooldown_hours
+        ):
+            return _Verdict(Outcome.SKIPPED_COOLDOWN, **found)
+        template_type = rules.choose_template(event.direction, reservation is not None)
+        template = restaurant.whatsapp.templates.get(template_type)
+        if template is None:
+            return _Verdict(Outcome.SKIPPED_NO_TEMPLATE, template_type=template_type, **found)
+        message = NewMessage(
+            restaurant_id=restaurant.id,
+            call_id=stored.id,
+            customer_id=customer.id,
+            to_phone_number=reading.e164,
+            template_type=template_type,
+            template=template,
+            parameters=rules.template_parameters(
+                template_type,
+                restaurant,
+                customer.name,
+                reservation.start_at if reservation else None,
+                reservation.party_size if reservation else None,
+            ),
+            due_at=rules.due_at(now, restaurant),
+        )
+        return _Verdict(Outcome.QUEUED, template_type=template_type, message=message, **found)
+
+    async def _observe(
+        self,
+        store: RelayStore,
+        restaurant: Restaurant,
+        event: CallEvent,
+        reading: PhoneReading,
+        stored: StoredCall,
+    ) -> _Verdict:
+        """Answered and other calls are stored; an answered one cancels and recovers (SPEC §3)."""
+        if reading.e164 is None:
+            return _Verdict(Outcome.QUEUED)
+        customer = await store.match_or_create_customer(restaurant.id, reading.e164)
+        await store.link_customer(stored.id, customer.id)
+        if event.disposition is Disposition.ANSWERED:
+            await store.mark_answered(
+                restaurant.id,
+                customer.id,
+                event.occurred_at,
+                event.occurred_at - rules.RECOVERY_WINDOW,
+            )
+        return _Verdict(Outcome.QUEUED, customer=customer)
+
+    async def _send_inline(self, call_id: int, message_id: int, message: NewMessage) -> Outcome:
+        """Try the send now, within the inline deadline; the worker owns anything left over."""
+        if self._inline_timeout <= 0 or message.due_at > self._clock():
+            return Outcome.QUEUED
+        status = await self._dispatcher.dispatch_within(message_id, self._inline_timeout)
+        outcome = {MessageStatus.SENT: Outcome.SENT, MessageStatus.FAILED: Outcome.FAILED}.get(
+            status or MessageStatus.QUEUED, Outcome.QUEUED
+        )
+        if outcome is not Outcome.QUEUED:
+            await self._dispatcher.record_outcome(call_id, outcome)
+        return outcome
+
+
+def _duplicate(stored: StoredCall) -> Decision:
+    return Decision(
+        call_id=stored.id,
+        outcome=Outcome.SKIPPED_DUPLICATE,
+        caller_phone_number=stored.caller_phone_number,
+        customer_id=stored.customer_id,
+        reservation_id=stored.reservation_id,
+        template_type=stored.template_type,
+        created_at=stored.created_at,
+    )

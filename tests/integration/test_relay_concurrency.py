@@ -1,0 +1,157 @@
+"""The database decides under concurrency (SPEC §3): one message however many reports race."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import respx
+from sqlalchemy import func, select
+
+from ringback.adapters.outbound.db.tables import call, message
+from ringback.bootstrap import Container, build_container
+from ringback.domain.model import CallEvent, Direction, Disposition, Outcome, Source
+from tests.conftest import GRAPH_BASE, MakeRestaurant, make_settings, random_mobile
+
+pytestmark = pytest.mark.sql
+RACERS = 50
+
+
+@pytest.fixture
+async def wide(database_url: str) -> AsyncIterator[Container]:
+    """A container whose pool lets the racers hold their own connections at the same time."""
+    built = await build_container(
+        make_settings(database_url, db_pool_size=RACERS), start_worker=False
+    )
+    yield built
+    await built.aclose()
+
+
+@pytest.fixture
+def graph() -> respx.MockRouter:
+    with respx.mock(base_url=GRAPH_BASE, assert_all_called=False) as router:
+        router.post(path__regex=r"/[^/]+/messages").mock(
+            side_effect=lambda request: httpx.Response(
+                200, json={"messages": [{"id": f"wamid.{random.getrandbits(64)}"}]}
+            )
+        )
+        yield router
+
+
+def missed(number: str, external_id: str | None) -> CallEvent:
+    return CallEvent(
+        source=Source.PARTNER,
+        external_id=external_id,
+        direction=Direction.INBOUND,
+        disposition=Disposition.MISSED,
+        raw_number=number,
+        occurred_at=dt.datetime.now(dt.UTC),
+    )
+
+
+async def _messages_to(container: Container, restaurant_id: int) -> int:
+    async with container.engine.connect() as conn:
+        return int((await conn.execute(
+            select(func.count()).select_from(message).where(message.c.restaurant_id == restaurant_id)
+        )).scalar_one())
+
+
+async def test_fifty_simultaneous_reports_of_one_call_send_exactly_one_message(
+    wide: Container, make_restaurant: MakeRestaurant, graph: respx.MockRouter
+) -> None:
+    tenant = await make_restaurant()
+    number = random_mobile()
+    decisions = await asyncio.gather(
+        *(wide.relay.handle(tenant.restaurant, missed(number, "same-call")) for _ in range(RACERS))
+    )
+    outcomes = [d.outcome for d in decisions]
+    assert outcomes.count(Outcome.SENT) == 1
+    assert outcomes.count(Outcome.SKIPPED_DUPLICATE) == RACERS - 1
+    assert len({d.call_id for d in decisions}) == 1
+    assert await _messages_to(wide, tenant.id) == 1
+    assert len(graph.calls) == 1
+    async with wide.engine.connect() as conn:
+        rows = (await conn.execute(
+            select(func.count()).select_from(call).where(call.c.restaurant_id == tenant.id)
+        )).scalar_one()
+    assert rows == 1
+
+
+async def test_fifty_simultaneous_calls_from_one_number_send_exactly_one_message(
+    wide: Container, make_restaurant: MakeRestaurant, graph: respx.MockRouter
+) -> None:
+    tenant = await make_restaurant()
+    number = random_mobile()
+    decisions = await asyncio.gather(
+        *(wide.relay.handle(tenant.restaurant, missed(number, f"call-{i}")) for i in range(RACERS))
+    )
+    outcomes = [d.outcome for d in decisions]
+    assert outcomes.count(Outcome.SENT) == 1
+    assert outcomes.count(Outcome.SKIPPED_COOLDOWN) == RACERS - 1
+    assert await _messages_to(wide, tenant.id) == 1
+    assert len(graph.calls) == 1
+    assert len({d.customer_id for d in decisions}) == 1
+
+
+async def test_answered_call_cancels_the_queued_message_and_marks_the_call_recovered(
+    wide: Container, make_restaurant: MakeRestaurant, graph: respx.MockRouter
+) -> None:
+    tenant = await make_restaurant(send_delay_seconds=300)
+    number = random_mobile()
+    first = await wide.relay.handle(tenant.restaurant, missed(number, "m-1"))
+    assert first.outcome is Outcome.QUEUED
+    answered = CallEvent(
+        source=Source.PARTNER, external_id="a-1", direction=Direction.OUTBOUND,
+        disposition=Disposition.ANSWERED, raw_number=number,
+        occurred_at=dt.datetime.now(dt.UTC),
+    )
+    await wide.relay.handle(tenant.restaurant, answered)
+    async with wide.engine.connect() as conn:
+        status = (await conn.execute(
+            select(message.c.status).where(message.c.call_id == first.call_id))).scalar_one()
+        recovered = (await conn.execute(
+            select(call.c.recovered_at).where(call.c.id == first.call_id))).scalar_one()
+    assert status == "cancelled"
+    assert recovered is not None
+    assert len(graph.calls) == 0
+    # a cancelled message no longer holds the cooldown
+    again = await wide.relay.handle(tenant.restaurant, missed(number, "m-2"))
+    assert again.outcome is Outcome.QUEUED
+
+
+async def test_forced_outcome_replaces_the_rules_but_still_matches_the_customer(
+    wide: Container, make_restaurant: MakeRestaurant, graph: respx.MockRouter
+) -> None:
+    tenant = await make_restaurant()
+    number = random_mobile()
+    event = CallEvent(
+        source=Source.ZOHO, external_id="z-1", direction=Direction.OUTBOUND,
+        disposition=Disposition.MISSED, raw_number=number,
+        occurred_at=dt.datetime.now(dt.UTC), forced_outcome=Outcome.SKIPPED_SUPPRESSED,
+    )
+    decision = await wide.relay.handle(tenant.restaurant, event)
+    assert decision.outcome is Outcome.SKIPPED_SUPPRESSED
+    assert decision.customer_id is not None
+    assert len(graph.calls) == 0
+    # nothing else was recorded: the customer is not opted out
+    normal = await wide.relay.handle(tenant.restaurant, missed(number, "p-1"))
+    assert normal.outcome is Outcome.SENT
+
+
+async def test_outbound_missed_call_uses_the_callback_template(
+    wide: Container, make_restaurant: MakeRestaurant, graph: respx.MockRouter
+) -> None:
+    tenant = await make_restaurant()
+    event = CallEvent(
+        source=Source.ZOHO, external_id="o-1", direction=Direction.OUTBOUND,
+        disposition=Disposition.MISSED, raw_number=random_mobile(),
+        occurred_at=dt.datetime.now(dt.UTC),
+    )
+    decision = await wide.relay.handle(tenant.restaurant, event)
+    assert decision.template_type is not None
+    assert decision.template_type.value == "CALLBACK_UNANSWERED"
+    assert decision.outcome is Outcome.SENT
