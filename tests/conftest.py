@@ -85,7 +85,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "db_pool_size": 20,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture(scope="session")

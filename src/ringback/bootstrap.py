@@ -57,14 +57,16 @@ class Container:
         if self._worker is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
-        await self.dispatcher.drain(timeout=self.settings.graph_timeout_seconds + 1)
+        await self.dispatcher.drain(grace_seconds=self.settings.graph_timeout_seconds + 1)
         await self.http.aclose()
         await self.engine.dispose()
 
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.graph_timeout_seconds, connect=min(5.0, settings.graph_timeout_seconds)),
+        timeout=httpx.Timeout(
+            settings.graph_timeout_seconds, connect=min(5.0, settings.graph_timeout_seconds)
+        ),
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -27,8 +28,9 @@ async def test_missing_and_bad_fields_are_listed_each(
     client: httpx.AsyncClient, make_restaurant: MakeRestaurant
 ) -> None:
     tenant = await make_restaurant()
-    reply = await client.post(URL, headers=tenant.auth(),
-                              json={"external_call_id": "", "occurred_at": "yesterday"})
+    reply = await client.post(
+        URL, headers=tenant.auth(), json={"external_call_id": "", "occurred_at": "yesterday"}
+    )
     assert reply.status_code == 422
     error = reply.json()["error"]
     assert error["code"] == "VALIDATION_ERROR"
@@ -40,8 +42,11 @@ async def test_time_without_offset_is_refused(
     client: httpx.AsyncClient, make_restaurant: MakeRestaurant
 ) -> None:
     tenant = await make_restaurant()
-    reply = await client.post(URL, headers=tenant.auth(), json={
-        "caller_phone_number": mobile(), "occurred_at": "2026-05-10T14:23:00"})
+    reply = await client.post(
+        URL,
+        headers=tenant.auth(),
+        json={"caller_phone_number": mobile(), "occurred_at": "2026-05-10T14:23:00"},
+    )
     assert reply.status_code == 422
     assert reply.json()["error"]["details"][0]["field"] == "body.occurred_at"
 
@@ -51,8 +56,9 @@ async def test_time_more_than_five_minutes_ahead_is_refused(
 ) -> None:
     tenant = await make_restaurant()
     ahead = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)).isoformat()
-    reply = await client.post(URL, headers=tenant.auth(),
-                              json={"caller_phone_number": mobile(), "occurred_at": ahead})
+    reply = await client.post(
+        URL, headers=tenant.auth(), json={"caller_phone_number": mobile(), "occurred_at": ahead}
+    )
     assert reply.status_code == 422
 
 
@@ -60,8 +66,9 @@ async def test_unknown_fields_are_ignored(
     client: httpx.AsyncClient, make_restaurant: MakeRestaurant, graph: respx.MockRouter
 ) -> None:
     tenant = await make_restaurant()
-    reply = await client.post(URL, headers=tenant.auth(),
-                              json={"caller_phone_number": mobile(), "pbx": {"line": 3}})
+    reply = await client.post(
+        URL, headers=tenant.auth(), json={"caller_phone_number": mobile(), "pbx": {"line": 3}}
+    )
     assert reply.status_code == 201
 
 
@@ -69,8 +76,9 @@ async def test_body_that_is_not_json_is_a_malformed_request(
     client: httpx.AsyncClient, make_restaurant: MakeRestaurant
 ) -> None:
     tenant = await make_restaurant()
-    reply = await client.post(URL, content=b"{not json",
-                              headers={**tenant.auth(), "content-type": "application/json"})
+    reply = await client.post(
+        URL, content=b"{not json", headers={**tenant.auth(), "content-type": "application/json"}
+    )
     assert reply.status_code == 400
     assert reply.json()["error"]["code"] == "MALFORMED_REQUEST"
 
@@ -88,8 +96,9 @@ async def test_body_over_256_kib_is_refused_with_413(
 ) -> None:
     tenant = await make_restaurant()
     padding = "x" * (256 * 1024)
-    reply = await client.post(URL, headers=tenant.auth(),
-                              json={"caller_phone_number": mobile(), "pad": padding})
+    reply = await client.post(
+        URL, headers=tenant.auth(), json={"caller_phone_number": mobile(), "pad": padding}
+    )
     assert reply.status_code == 413
     assert reply.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
 
@@ -99,14 +108,15 @@ async def test_chunked_body_over_the_limit_is_refused_with_413(
 ) -> None:
     tenant = await make_restaurant()
 
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         yield b'{"caller_phone_number": "+33612345678", "pad": "'
         for _ in range(300):
             yield b"x" * 1024
         yield b'"}'
 
-    reply = await client.post(URL, headers={**tenant.auth(), "content-type": "application/json"},
-                              content=chunks())
+    reply = await client.post(
+        URL, headers={**tenant.auth(), "content-type": "application/json"}, content=chunks()
+    )
     assert reply.status_code == 413
 
 
@@ -135,8 +145,9 @@ async def test_request_id_is_echoed_or_minted(
     client: httpx.AsyncClient, make_restaurant: MakeRestaurant
 ) -> None:
     tenant = await make_restaurant()
-    echoed = await client.get("/api/partner/v1/me",
-                              headers={**tenant.auth(), "X-Request-ID": "abc-123"})
+    echoed = await client.get(
+        "/api/partner/v1/me", headers={**tenant.auth(), "X-Request-ID": "abc-123"}
+    )
     minted = await client.get("/api/partner/v1/me", headers=tenant.auth())
     assert echoed.headers["x-request-id"] == "abc-123"
     assert len(minted.headers["x-request-id"]) == 32
@@ -147,10 +158,18 @@ async def test_me_describes_the_restaurant_and_token(
 ) -> None:
     tenant = await make_restaurant(name="Chez Me")
     reply = await client.get("/api/partner/v1/me", headers=tenant.auth())
-    assert reply.json() == {"data": {
-        "restaurant": {"id": str(tenant.id), "slug": tenant.restaurant.slug, "name": "Chez Me",
-                       "country": "FR", "timezone": "Europe/Paris"},
-        "token": {"kind": "partner"}}}
+    assert reply.json() == {
+        "data": {
+            "restaurant": {
+                "id": str(tenant.id),
+                "slug": tenant.restaurant.slug,
+                "name": "Chez Me",
+                "country": "FR",
+                "timezone": "Europe/Paris",
+            },
+            "token": {"kind": "partner"},
+        }
+    }
 
 
 async def test_rate_limit_answers_429_with_retry_after(
@@ -158,10 +177,13 @@ async def test_rate_limit_answers_429_with_retry_after(
 ) -> None:
     tenant = await make_restaurant()
     app = create_app(make_settings(database_url, rate_limit_per_second=2), container)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://test") as http:
-        statuses = [(await http.get("/api/partner/v1/me", headers=tenant.auth())).status_code
-                    for _ in range(6)]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as http:
+        statuses = [
+            (await http.get("/api/partner/v1/me", headers=tenant.auth())).status_code
+            for _ in range(6)
+        ]
         limited = await http.get("/api/partner/v1/me", headers=tenant.auth())
     assert statuses[:4] == [200] * 4
     assert 429 in statuses[4:]
@@ -175,11 +197,15 @@ async def test_database_down_answers_503_within_a_second() -> None:
     down = await build_container(settings, start_worker=False)
     app = create_app(settings, down)
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://test") as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test"
+        ) as http:
             started = time.monotonic()
-            reply = await http.post(URL, headers={"Authorization": "Bearer rb_partner_x"},
-                                    json={"caller_phone_number": mobile()})
+            reply = await http.post(
+                URL,
+                headers={"Authorization": "Bearer rb_partner_x"},
+                json={"caller_phone_number": mobile()},
+            )
             elapsed = time.monotonic() - started
     finally:
         await down.aclose()
@@ -193,10 +219,16 @@ async def test_customers_are_upserted_by_normalized_number(
 ) -> None:
     tenant = await make_restaurant()
     digits = random_mobile()[4:]
-    first = await client.put("/api/partner/v1/customers", headers=tenant.auth(),
-                             json=[{"phone_number": f"+336{digits}", "name": "Ada Lovelace"}])
-    second = await client.put("/api/partner/v1/customers", headers=tenant.auth(),
-                              json=[{"phone_number": f"06{digits}", "lang": "fr"}])
+    first = await client.put(
+        "/api/partner/v1/customers",
+        headers=tenant.auth(),
+        json=[{"phone_number": f"+336{digits}", "name": "Ada Lovelace"}],
+    )
+    second = await client.put(
+        "/api/partner/v1/customers",
+        headers=tenant.auth(),
+        json=[{"phone_number": f"06{digits}", "lang": "fr"}],
+    )
     a, b = first.json()["data"][0], second.json()["data"][0]
     assert a["id"] == b["id"]
     assert b["name"] == "Ada Lovelace"
@@ -209,13 +241,18 @@ async def test_batch_with_an_invalid_number_names_its_index_and_stores_nothing(
 ) -> None:
     tenant = await make_restaurant()
     good = mobile()
-    reply = await client.put("/api/partner/v1/customers", headers=tenant.auth(),
-                             json=[{"phone_number": good}, {"phone_number": "+33 1"}])
+    reply = await client.put(
+        "/api/partner/v1/customers",
+        headers=tenant.auth(),
+        json=[{"phone_number": good}, {"phone_number": "+33 1"}],
+    )
     assert reply.status_code == 422
     assert reply.json()["error"]["details"] == [
-        {"field": "body.1.phone_number", "message": "not a valid phone number"}]
-    again = await client.put("/api/partner/v1/customers", headers=tenant.auth(),
-                             json=[{"phone_number": good}])
+        {"field": "body.1.phone_number", "message": "not a valid phone number"}
+    ]
+    again = await client.put(
+        "/api/partner/v1/customers", headers=tenant.auth(), json=[{"phone_number": good}]
+    )
     assert again.json()["data"][0]["created_at"] == again.json()["data"][0]["updated_at"]
 
 
@@ -223,8 +260,11 @@ async def test_batches_over_1000_items_are_refused(
     client: httpx.AsyncClient, make_restaurant: MakeRestaurant
 ) -> None:
     tenant = await make_restaurant()
-    reply = await client.put("/api/partner/v1/customers", headers=tenant.auth(),
-                             json=[{"phone_number": mobile()} for _ in range(1001)])
+    reply = await client.put(
+        "/api/partner/v1/customers",
+        headers=tenant.auth(),
+        json=[{"phone_number": mobile()} for _ in range(1001)],
+    )
     assert reply.status_code == 422
 
 
@@ -233,13 +273,20 @@ async def test_reservation_is_upserted_by_external_id_and_readable(
 ) -> None:
     tenant = await make_restaurant()
     number = mobile()
-    body = {"external_id": "en-42", "start_at": "2030-01-02T19:30:00+01:00", "party_size": 2,
-            "status": "PENDING", "customer": {"phone_number": number, "name": "Grace"}}
-    first = (await client.put("/api/partner/v1/reservations", headers=tenant.auth(),
-                              json=[body])).json()["data"][0]
+    body = {
+        "external_id": "en-42",
+        "start_at": "2030-01-02T19:30:00+01:00",
+        "party_size": 2,
+        "status": "PENDING",
+        "customer": {"phone_number": number, "name": "Grace"},
+    }
+    first = (
+        await client.put("/api/partner/v1/reservations", headers=tenant.auth(), json=[body])
+    ).json()["data"][0]
     body["status"] = "CONFIRMED"
-    second = (await client.put("/api/partner/v1/reservations", headers=tenant.auth(),
-                               json=[body])).json()["data"][0]
+    second = (
+        await client.put("/api/partner/v1/reservations", headers=tenant.auth(), json=[body])
+    ).json()["data"][0]
     assert first["id"] == second["id"]
     got = await client.get(f"/api/partner/v1/reservations/{first['id']}", headers=tenant.auth())
     data = got.json()["data"]
@@ -252,10 +299,18 @@ async def test_reservation_of_another_restaurant_is_not_found(
     client: httpx.AsyncClient, make_restaurant: MakeRestaurant
 ) -> None:
     owner, other = await make_restaurant(), await make_restaurant()
-    body = [{"external_id": "mine", "start_at": "2030-01-02T19:30:00+01:00", "party_size": 2,
-             "status": "PENDING", "customer": {"phone_number": mobile()}}]
-    rid = (await client.put("/api/partner/v1/reservations", headers=owner.auth(),
-                            json=body)).json()["data"][0]["id"]
+    body = [
+        {
+            "external_id": "mine",
+            "start_at": "2030-01-02T19:30:00+01:00",
+            "party_size": 2,
+            "status": "PENDING",
+            "customer": {"phone_number": mobile()},
+        }
+    ]
+    rid = (
+        await client.put("/api/partner/v1/reservations", headers=owner.auth(), json=body)
+    ).json()["data"][0]["id"]
     for path in (rid, "abc", "99999999999999999999"):
         reply = await client.get(f"/api/partner/v1/reservations/{path}", headers=other.auth())
         assert reply.status_code == 404

@@ -41,13 +41,21 @@ async def test_missed_call_is_sent_with_the_plain_template(
     reply = await report(client, tenant, caller_phone_number=number, external_call_id="c-1")
     assert reply.status_code == 201
     data = reply.json()["data"]
-    assert set(data) == {"id", "outcome", "caller_phone_number", "customer_id",
-                         "reservation_id", "template_type", "created_at"}
+    assert set(data) == {
+        "id",
+        "outcome",
+        "caller_phone_number",
+        "customer_id",
+        "reservation_id",
+        "template_type",
+        "created_at",
+    }
     assert data["outcome"] == "SENT"
     assert data["caller_phone_number"] == number
     assert data["template_type"] == "MISSED_CALL"
     assert data["reservation_id"] is None
-    assert isinstance(data["id"], str) and isinstance(data["customer_id"], str)
+    assert isinstance(data["id"], str)
+    assert isinstance(data["customer_id"], str)
     assert ISO_Z.match(data["created_at"])
     assert sent_bodies(graph) == [
         {
@@ -78,8 +86,15 @@ async def test_caller_with_an_upcoming_reservation_gets_the_reservation_template
     put = await client.put(
         "/api/partner/v1/reservations",
         headers=tenant.auth(),
-        json=[{"external_id": "r-1", "start_at": start.isoformat(), "party_size": 4,
-               "status": "CONFIRMED", "customer": {"phone_number": number, "name": "Marie Curie"}}],
+        json=[
+            {
+                "external_id": "r-1",
+                "start_at": start.isoformat(),
+                "party_size": 4,
+                "status": "CONFIRMED",
+                "customer": {"phone_number": number, "name": "Marie Curie"},
+            }
+        ],
     )
     assert put.status_code == 200
     reservation_id = put.json()["data"][0]["id"]
@@ -91,8 +106,13 @@ async def test_caller_with_an_upcoming_reservation_gets_the_reservation_template
     component = sent_bodies(graph)[0]["template"]["components"][0]  # type: ignore[index]
     params = [p["text"] for p in component["parameters"]]
     local = start.astimezone(ZoneInfo("Europe/Paris"))
-    assert params == ["Bistro Rouge", "Marie", local.strftime("%Y-%m-%d"),
-                      local.strftime("%H:%M"), "4"]
+    assert params == [
+        "Bistro Rouge",
+        "Marie",
+        local.strftime("%Y-%m-%d"),
+        local.strftime("%H:%M"),
+        "4",
+    ]
 
 
 async def test_cancelled_reservation_is_not_used(
@@ -104,8 +124,15 @@ async def test_cancelled_reservation_is_not_used(
     await client.put(
         "/api/partner/v1/reservations",
         headers=tenant.auth(),
-        json=[{"external_id": "r-x", "start_at": start.isoformat(), "party_size": 2,
-               "status": "CANCELLED", "customer": {"phone_number": number}}],
+        json=[
+            {
+                "external_id": "r-x",
+                "start_at": start.isoformat(),
+                "party_size": 2,
+                "status": "CANCELLED",
+                "customer": {"phone_number": number},
+            }
+        ],
     )
     data = (await report(client, tenant, caller_phone_number=number)).json()["data"]
     assert data["template_type"] == "MISSED_CALL"
@@ -128,15 +155,22 @@ async def test_replayed_call_is_skipped_without_a_second_message(
 ) -> None:
     tenant = await make_restaurant()
     number = mobile()
-    first = (await report(client, tenant, caller_phone_number=number,
-                          external_call_id="pbx-1")).json()["data"]
+    first = (
+        await report(client, tenant, caller_phone_number=number, external_call_id="pbx-1")
+    ).json()["data"]
     assert first["outcome"] == "SENT", first
     again = await report(client, tenant, caller_phone_number=number, external_call_id="pbx-1")
     assert again.status_code == 201
     replay = again.json()["data"]
     assert replay["outcome"] == "SKIPPED_DUPLICATE"
-    for key in ("id", "customer_id", "reservation_id", "template_type", "created_at",
-                "caller_phone_number"):
+    for key in (
+        "id",
+        "customer_id",
+        "reservation_id",
+        "template_type",
+        "created_at",
+        "caller_phone_number",
+    ):
         assert replay[key] == first[key]
     assert len(graph.calls) == 1
 
@@ -174,8 +208,11 @@ async def test_same_external_id_with_another_number_is_an_idempotency_conflict(
     ],
 )
 async def test_unreachable_numbers_are_skipped_with_their_reason(
-    client: httpx.AsyncClient, make_restaurant: MakeRestaurant, graph: respx.MockRouter,
-    number: str, outcome: str,
+    client: httpx.AsyncClient,
+    make_restaurant: MakeRestaurant,
+    graph: respx.MockRouter,
+    number: str,
+    outcome: str,
 ) -> None:
     tenant = await make_restaurant()
     data = (await report(client, tenant, caller_phone_number=number)).json()["data"]
@@ -202,8 +239,9 @@ async def test_call_older_than_max_age_is_stale(
 ) -> None:
     tenant = await make_restaurant(max_call_age_hours=24)
     old = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=25)).isoformat()
-    data = (await report(client, tenant, caller_phone_number=mobile(),
-                         occurred_at=old)).json()["data"]
+    data = (await report(client, tenant, caller_phone_number=mobile(), occurred_at=old)).json()[
+        "data"
+    ]
     assert data["outcome"] == "SKIPPED_STALE"
     assert data["customer_id"] is not None
     assert len(graph.calls) == 0
@@ -231,8 +269,11 @@ async def test_opted_out_customer_is_suppressed(
 ) -> None:
     tenant = await make_restaurant()
     number = mobile()
-    put = await client.put("/api/partner/v1/customers", headers=tenant.auth(),
-                           json=[{"phone_number": number, "opted_out": True}])
+    put = await client.put(
+        "/api/partner/v1/customers",
+        headers=tenant.auth(),
+        json=[{"phone_number": number, "opted_out": True}],
+    )
     assert put.json()["data"][0]["opted_out"] is True
     data = (await report(client, tenant, caller_phone_number=number)).json()["data"]
     assert data["outcome"] == "SKIPPED_SUPPRESSED"
@@ -245,14 +286,34 @@ async def test_second_call_within_cooldown_is_skipped_in_either_order(
     tenant = await make_restaurant(cooldown_hours=6)
     number = mobile()
     now = dt.datetime.now(dt.UTC)
-    first = await report(client, tenant, caller_phone_number=number, external_call_id="a",
-                         occurred_at=now.isoformat())
-    later = await report(client, tenant, caller_phone_number=number, external_call_id="b",
-                         occurred_at=(now + dt.timedelta(minutes=3)).isoformat())
-    earlier = await report(client, tenant, caller_phone_number=number, external_call_id="c",
-                           occurred_at=(now - dt.timedelta(hours=5)).isoformat())
-    outside = await report(client, tenant, caller_phone_number=number, external_call_id="d",
-                           occurred_at=(now - dt.timedelta(hours=7)).isoformat())
+    first = await report(
+        client,
+        tenant,
+        caller_phone_number=number,
+        external_call_id="a",
+        occurred_at=now.isoformat(),
+    )
+    later = await report(
+        client,
+        tenant,
+        caller_phone_number=number,
+        external_call_id="b",
+        occurred_at=(now + dt.timedelta(minutes=3)).isoformat(),
+    )
+    earlier = await report(
+        client,
+        tenant,
+        caller_phone_number=number,
+        external_call_id="c",
+        occurred_at=(now - dt.timedelta(hours=5)).isoformat(),
+    )
+    outside = await report(
+        client,
+        tenant,
+        caller_phone_number=number,
+        external_call_id="d",
+        occurred_at=(now - dt.timedelta(hours=7)).isoformat(),
+    )
     assert first.json()["data"]["outcome"] == "SENT"
     assert later.json()["data"]["outcome"] == "SKIPPED_COOLDOWN"
     assert earlier.json()["data"]["outcome"] == "SKIPPED_COOLDOWN"
@@ -286,7 +347,9 @@ async def test_missing_template_is_skipped(
 
 
 async def test_send_delay_answers_queued_and_sends_later(
-    client: httpx.AsyncClient, make_restaurant: MakeRestaurant, graph: respx.MockRouter,
+    client: httpx.AsyncClient,
+    make_restaurant: MakeRestaurant,
+    graph: respx.MockRouter,
     container: Container,
 ) -> None:
     tenant = await make_restaurant(send_delay_seconds=600)
@@ -294,13 +357,17 @@ async def test_send_delay_answers_queued_and_sends_later(
     assert data["outcome"] == "QUEUED"
     assert len(graph.calls) == 0
     async with container.engine.connect() as conn:
-        row = (await conn.execute(select(message).where(message.c.call_id == int(data["id"])))).one()
+        row = (
+            await conn.execute(select(message).where(message.c.call_id == int(data["id"])))
+        ).one()
     assert row.status == "queued"
     assert row.next_attempt_at > dt.datetime.now(dt.UTC) + dt.timedelta(seconds=590)
 
 
 async def test_transient_provider_failure_answers_queued_for_the_worker(
-    client: httpx.AsyncClient, make_restaurant: MakeRestaurant, graph: respx.MockRouter,
+    client: httpx.AsyncClient,
+    make_restaurant: MakeRestaurant,
+    graph: respx.MockRouter,
     container: Container,
 ) -> None:
     tenant = await make_restaurant()
@@ -308,8 +375,12 @@ async def test_transient_provider_failure_answers_queued_for_the_worker(
     data = (await report(client, tenant, caller_phone_number=mobile())).json()["data"]
     assert data["outcome"] == "QUEUED"
     async with container.engine.connect() as conn:
-        row = (await conn.execute(select(message).where(message.c.call_id == int(data["id"])))).one()
-        stored = (await conn.execute(select(call.c.outcome).where(call.c.id == int(data["id"])))).scalar_one()
+        row = (
+            await conn.execute(select(message).where(message.c.call_id == int(data["id"])))
+        ).one()
+        stored = (
+            await conn.execute(select(call.c.outcome).where(call.c.id == int(data["id"])))
+        ).scalar_one()
     assert row.status == "queued"
     assert row.attempts == 1
     assert "500" in row.last_error
@@ -317,7 +388,9 @@ async def test_transient_provider_failure_answers_queued_for_the_worker(
 
 
 async def test_stored_outcome_is_the_replied_outcome(
-    client: httpx.AsyncClient, make_restaurant: MakeRestaurant, graph: respx.MockRouter,
+    client: httpx.AsyncClient,
+    make_restaurant: MakeRestaurant,
+    graph: respx.MockRouter,
     container: Container,
 ) -> None:
     tenant = await make_restaurant()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -32,7 +32,7 @@ async def wide(database_url: str) -> AsyncIterator[Container]:
 
 
 @pytest.fixture
-def graph() -> respx.MockRouter:
+def graph() -> Iterator[respx.MockRouter]:
     with respx.mock(base_url=GRAPH_BASE, assert_all_called=False) as router:
         router.post(path__regex=r"/[^/]+/messages").mock(
             side_effect=lambda request: httpx.Response(
@@ -55,9 +55,15 @@ def missed(number: str, external_id: str | None) -> CallEvent:
 
 async def _messages_to(container: Container, restaurant_id: int) -> int:
     async with container.engine.connect() as conn:
-        return int((await conn.execute(
-            select(func.count()).select_from(message).where(message.c.restaurant_id == restaurant_id)
-        )).scalar_one())
+        return int(
+            (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(message)
+                    .where(message.c.restaurant_id == restaurant_id)
+                )
+            ).scalar_one()
+        )
 
 
 async def test_fifty_simultaneous_reports_of_one_call_send_exactly_one_message(
@@ -75,9 +81,11 @@ async def test_fifty_simultaneous_reports_of_one_call_send_exactly_one_message(
     assert await _messages_to(wide, tenant.id) == 1
     assert len(graph.calls) == 1
     async with wide.engine.connect() as conn:
-        rows = (await conn.execute(
-            select(func.count()).select_from(call).where(call.c.restaurant_id == tenant.id)
-        )).scalar_one()
+        rows = (
+            await conn.execute(
+                select(func.count()).select_from(call).where(call.c.restaurant_id == tenant.id)
+            )
+        ).scalar_one()
     assert rows == 1
 
 
@@ -105,16 +113,21 @@ async def test_answered_call_cancels_the_queued_message_and_marks_the_call_recov
     first = await wide.relay.handle(tenant.restaurant, missed(number, "m-1"))
     assert first.outcome is Outcome.QUEUED
     answered = CallEvent(
-        source=Source.PARTNER, external_id="a-1", direction=Direction.OUTBOUND,
-        disposition=Disposition.ANSWERED, raw_number=number,
+        source=Source.PARTNER,
+        external_id="a-1",
+        direction=Direction.OUTBOUND,
+        disposition=Disposition.ANSWERED,
+        raw_number=number,
         occurred_at=dt.datetime.now(dt.UTC),
     )
     await wide.relay.handle(tenant.restaurant, answered)
     async with wide.engine.connect() as conn:
-        status = (await conn.execute(
-            select(message.c.status).where(message.c.call_id == first.call_id))).scalar_one()
-        recovered = (await conn.execute(
-            select(call.c.recovered_at).where(call.c.id == first.call_id))).scalar_one()
+        status = (
+            await conn.execute(select(message.c.status).where(message.c.call_id == first.call_id))
+        ).scalar_one()
+        recovered = (
+            await conn.execute(select(call.c.recovered_at).where(call.c.id == first.call_id))
+        ).scalar_one()
     assert status == "cancelled"
     assert recovered is not None
     assert len(graph.calls) == 0
@@ -129,9 +142,13 @@ async def test_forced_outcome_replaces_the_rules_but_still_matches_the_customer(
     tenant = await make_restaurant()
     number = random_mobile()
     event = CallEvent(
-        source=Source.ZOHO, external_id="z-1", direction=Direction.OUTBOUND,
-        disposition=Disposition.MISSED, raw_number=number,
-        occurred_at=dt.datetime.now(dt.UTC), forced_outcome=Outcome.SKIPPED_SUPPRESSED,
+        source=Source.ZOHO,
+        external_id="z-1",
+        direction=Direction.OUTBOUND,
+        disposition=Disposition.MISSED,
+        raw_number=number,
+        occurred_at=dt.datetime.now(dt.UTC),
+        forced_outcome=Outcome.SKIPPED_SUPPRESSED,
     )
     decision = await wide.relay.handle(tenant.restaurant, event)
     assert decision.outcome is Outcome.SKIPPED_SUPPRESSED
@@ -147,8 +164,11 @@ async def test_outbound_missed_call_uses_the_callback_template(
 ) -> None:
     tenant = await make_restaurant()
     event = CallEvent(
-        source=Source.ZOHO, external_id="o-1", direction=Direction.OUTBOUND,
-        disposition=Disposition.MISSED, raw_number=random_mobile(),
+        source=Source.ZOHO,
+        external_id="o-1",
+        direction=Direction.OUTBOUND,
+        disposition=Disposition.MISSED,
+        raw_number=random_mobile(),
         occurred_at=dt.datetime.now(dt.UTC),
     )
     decision = await wide.relay.handle(tenant.restaurant, event)

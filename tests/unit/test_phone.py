@@ -9,8 +9,15 @@ from ringback.domain.phone import NumberVerdict, is_possible, read_number
 
 @pytest.mark.parametrize(
     "raw",
-    ["+33612345678", "06 12 34 56 78", "06.12.34.56.78", "06-12-34-56-78", "(06) 12 34 56 78",
-     "0033612345678", "  +33 6 12 34 56 78  "],
+    [
+        "+33612345678",
+        "06 12 34 56 78",
+        "06.12.34.56.78",
+        "06-12-34-56-78",
+        "(06) 12 34 56 78",
+        "0033612345678",
+        "  +33 6 12 34 56 78  ",
+    ],
 )
 def test_french_mobile_in_any_written_form_reads_as_e164(raw: str) -> None:
     reading = read_number(raw, "FR")
@@ -28,8 +35,8 @@ def test_leading_00_becomes_plus_in_every_country() -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["", "   ", "anonymous", "Private", "UNKNOWN", "restricted", "unavailable", "0000",
-            "+000 000"],
+    "raw",
+    ["", "   ", "anonymous", "Private", "UNKNOWN", "restricted", "unavailable", "0000", "+000 000"],
 )
 def test_withheld_numbers_are_hidden(raw: str) -> None:
     assert read_number(raw, "FR").verdict is NumberVerdict.HIDDEN

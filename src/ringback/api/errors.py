@@ -55,8 +55,12 @@ def payload_too_large(limit: int) -> ApiError:
 
 
 def unavailable() -> ApiError:
-    return ApiError(503, "UNAVAILABLE", "The database is unavailable; retry shortly",
-                    headers={"Retry-After": "1"})
+    return ApiError(
+        503,
+        "UNAVAILABLE",
+        "The database is unavailable; retry shortly",
+        headers={"Retry-After": "1"},
+    )
 
 
 def request_id_of(request: Request) -> str:
@@ -101,8 +105,10 @@ def _from_validation(error: RequestValidationError) -> ApiError:
     problems = error.errors()
     if any(p.get("type") == "json_invalid" for p in problems):
         return ApiError(400, "MALFORMED_REQUEST", "The body is not valid JSON")
-    details = [{"field": _field(tuple(p.get("loc", ()))), "message": str(p.get("msg", ""))}
-               for p in problems]
+    details = [
+        {"field": _field(tuple(p.get("loc", ()))), "message": str(p.get("msg", ""))}
+        for p in problems
+    ]
     return validation_error(details)
 
 
@@ -116,8 +122,14 @@ def _is_unavailable(error: BaseException) -> bool:
         name = type(orig).__name__ if orig is not None else ""
         return isinstance(orig, OSError) or any(
             marker in name
-            for marker in ("ConnectionDoesNotExist", "CannotConnectNow", "ConnectionFailure",
-                           "InterfaceError", "AdminShutdown", "CrashShutdown")
+            for marker in (
+                "ConnectionDoesNotExist",
+                "CannotConnectNow",
+                "ConnectionFailure",
+                "InterfaceError",
+                "AdminShutdown",
+                "CrashShutdown",
+            )
         )
     return isinstance(error, sa_exc.InterfaceError)
 
@@ -132,8 +144,9 @@ def to_api_error(error: BaseException) -> ApiError:
     if isinstance(error, RequestValidationError):
         return _from_validation(error)
     if isinstance(error, IdempotencyConflict):
-        return ApiError(409, "IDEMPOTENCY_CONFLICT", str(error),
-                        details={"external_id": error.external_id})
+        return ApiError(
+            409, "IDEMPOTENCY_CONFLICT", str(error), details={"external_id": error.external_id}
+        )
     if isinstance(error, NotFound):
         return not_found(str(error) or "Not found")
     if isinstance(error, Conflict):
@@ -153,7 +166,10 @@ def log_failure(request: Request, api_error: ApiError, error: BaseException) -> 
     if api_error.status >= 500:
         log.error(
             "request failed: %s %s -> %s (%s)",
-            request.method, request.url.path, api_error.status, type(error).__name__,
+            request.method,
+            request.url.path,
+            api_error.status,
+            type(error).__name__,
             exc_info=api_error.status == 500,
         )
 
@@ -166,6 +182,12 @@ def install_error_handlers(app: FastAPI) -> None:
         log_failure(request, api_error, error)
         return render(request, api_error)
 
-    for kind in (ApiError, RequestValidationError, StarletteHTTPException, IdempotencyConflict,
-                 NotFound, Conflict):
+    for kind in (
+        ApiError,
+        RequestValidationError,
+        StarletteHTTPException,
+        IdempotencyConflict,
+        NotFound,
+        Conflict,
+    ):
         app.add_exception_handler(kind, handle)

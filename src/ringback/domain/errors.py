@@ -11,9 +11,7 @@ class IdempotencyConflict(RingbackError):
     """The same external id was reported again with a different number."""
 
     def __init__(self, external_id: str, stored_number: str, new_number: str) -> None:
-        super().__init__(
-            f"external id {external_id!r} was already reported for another number"
-        )
+        super().__init__(f"external id {external_id!r} was already reported for another number")
         self.external_id = external_id
         self.stored_number = stored_number
         self.new_number = new_number

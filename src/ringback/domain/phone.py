@@ -94,6 +94,6 @@ def normalize(raw: str, region: str) -> str | None:
 
 
 def is_possible(raw: str, region: str) -> bool:
-    """Whether phonenumbers can parse the number and it has a possible length (CCAI's well-formed)."""
+    """Whether phonenumbers parses the number and its length is possible (CCAI well-formed)."""
     parsed = _parse(raw, region)
     return parsed is not None and phonenumbers.is_possible_number(parsed)

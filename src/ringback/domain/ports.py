@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Protocol
 
 from ringback.domain.model import CallEvent, Outcome, Template, TemplateType
@@ -85,7 +86,11 @@ class RelayStore(Protocol):
     async def lock_caller(self, restaurant_id: int, phone_number: str) -> None: ...
 
     async def in_cooldown(
-        self, restaurant_id: int, phone_number: str, call_id: int, occurred_at: dt.datetime,
+        self,
+        restaurant_id: int,
+        phone_number: str,
+        call_id: int,
+        occurred_at: dt.datetime,
         hours: float,
     ) -> bool: ...
 
@@ -96,7 +101,10 @@ class RelayStore(Protocol):
     async def link_customer(self, call_id: int, customer_id: int) -> None: ...
 
     async def mark_answered(
-        self, restaurant_id: int, customer_id: int, answered_at: dt.datetime,
+        self,
+        restaurant_id: int,
+        customer_id: int,
+        answered_at: dt.datetime,
         since: dt.datetime,
     ) -> None: ...
 
@@ -104,11 +112,17 @@ class RelayStore(Protocol):
 class UnitOfWork(Protocol):
     """One transaction. Only the unit of work commits; leaving without commit rolls back."""
 
-    relay: RelayStore
+    @property
+    def relay(self) -> RelayStore: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 
-    async def __aexit__(self, *exc: object) -> None: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
 
     async def commit(self) -> None: ...
 

@@ -90,6 +90,6 @@ def is_transient(http_status: int | None, error_code: int | None) -> bool:
 
 def backoff_seconds(attempts: int, base: float, rng: random.Random | None = None) -> float:
     """Exponential backoff with equal jitter: half the step fixed, half random, capped at 300 s."""
-    step = min(MAX_BACKOFF_SECONDS, base * (2 ** max(0, attempts - 1)))
-    pick = (rng or random).random()
+    step: float = min(MAX_BACKOFF_SECONDS, base * 2.0 ** max(0, attempts - 1))
+    pick = rng.random() if rng is not None else random.random()
     return step / 2 + pick * step / 2

@@ -7,6 +7,7 @@ claim the message with a lease first, so at most one of them holds it at a time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -37,13 +38,13 @@ class Dispatcher:
         self._clock = clock
         self._background: set[asyncio.Task[MessageStatus | None]] = set()
 
-    async def dispatch_within(self, message_id: int, timeout: float) -> MessageStatus | None:
-        """Send one message now; past ``timeout`` the attempt goes on shielded and None is returned."""
+    async def dispatch_within(self, message_id: int, seconds: float) -> MessageStatus | None:
+        """Send one message now; past ``seconds`` the attempt goes on, shielded; returns None."""
         task = asyncio.create_task(self._dispatch_one(message_id))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         try:
-            return await asyncio.wait_for(asyncio.shield(task), timeout)
+            return await asyncio.wait_for(asyncio.shield(task), seconds)
         except TimeoutError:
             return None
 
@@ -57,7 +58,7 @@ class Dispatcher:
         return await self._deliver(claimed)
 
     async def run_once(self, batch_size: int) -> int:
-        """Claim what is due (or whose lease expired) and deliver it; returns how many were claimed."""
+        """Claim what is due (or whose lease expired), deliver it; returns how many were claimed."""
         batch = await self._outbox.claim_due(batch_size, self._lease_seconds)
         if batch:
             await asyncio.gather(*(self._deliver(message) for message in batch))
@@ -66,7 +67,7 @@ class Dispatcher:
     async def run_forever(
         self, stop: asyncio.Event, *, batch_size: int, poll_seconds: float
     ) -> None:
-        """The worker loop. A full batch is followed at once by the next; errors never end the loop."""
+        """The worker loop: a full batch is followed at once by the next; errors never end it."""
         while not stop.is_set():
             try:
                 claimed = await self.run_once(batch_size)
@@ -74,15 +75,13 @@ class Dispatcher:
                 log.exception("outbox poll failed; retrying")
                 claimed = 0
             if claimed < batch_size:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), poll_seconds)
-                except TimeoutError:
-                    pass
 
-    async def drain(self, timeout: float) -> None:
+    async def drain(self, grace_seconds: float) -> None:
         """Let inline attempts that outlived their request finish (on shutdown)."""
         if self._background:
-            await asyncio.wait(set(self._background), timeout=timeout)
+            await asyncio.wait(set(self._background), timeout=grace_seconds)
 
     async def _deliver(self, message: ClaimedMessage) -> MessageStatus | None:
         try:

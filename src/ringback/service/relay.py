@@ -111,7 +111,7 @@ class RelayService:
         reading: PhoneReading,
         stored: StoredCall,
     ) -> _Verdict:
-        """Rules 2-11, first that applies wins. The customer is matched whenever the number is valid."""
+        """Rules 2-11, first that applies wins; the customer is matched when the number is valid."""
         customer = None
         reservation = None
         if reading.e164 is not None:
@@ -121,34 +121,38 @@ class RelayService:
                 event.occurred_at - rules.RESERVATION_LOOKBACK,
                 event.occurred_at + rules.RESERVATION_LOOKAHEAD,
             )
-        found = {"customer": customer, "reservation": reservation}
+
+        def found(outcome: Outcome, template_type: TemplateType | None = None) -> _Verdict:
+            return _Verdict(outcome, customer, reservation, template_type)
+
         if not restaurant.missed_calls_enabled:
-            return _Verdict(Outcome.SKIPPED_FEATURE_DISABLED, **found)
+            return found(Outcome.SKIPPED_FEATURE_DISABLED)
         if event.forced_outcome is not None:
-            return _Verdict(event.forced_outcome, **found)
+            return found(event.forced_outcome)
         if reading.verdict is NumberVerdict.HIDDEN:
             return _Verdict(Outcome.SKIPPED_HIDDEN_NUMBER)
         if reading.verdict is NumberVerdict.INVALID:
             return _Verdict(Outcome.SKIPPED_INVALID_NUMBER)
         if reading.verdict is NumberVerdict.NOT_MOBILE:
-            return _Verdict(Outcome.SKIPPED_NOT_MOBILE, **found)
+            return found(Outcome.SKIPPED_NOT_MOBILE)
         now = self._clock()
         if rules.is_stale(event.occurred_at, now, restaurant.max_call_age_hours):
-            return _Verdict(Outcome.SKIPPED_STALE, **found)
+            return found(Outcome.SKIPPED_STALE)
         if not restaurant.whatsapp.can_send:
-            return _Verdict(Outcome.SKIPPED_NO_WHATSAPP, **found)
-        assert customer is not None and reading.e164 is not None
+            return found(Outcome.SKIPPED_NO_WHATSAPP)
+        assert customer is not None
+        assert reading.e164 is not None
         if customer.suppressed:
-            return _Verdict(Outcome.SKIPPED_SUPPRESSED, **found)
+            return found(Outcome.SKIPPED_SUPPRESSED)
         await store.lock_caller(restaurant.id, reading.e164)
         if await store.in_cooldown(
             restaurant.id, reading.e164, stored.id, event.occurred_at, restaurant.cooldown_hours
         ):
-            return _Verdict(Outcome.SKIPPED_COOLDOWN, **found)
+            return found(Outcome.SKIPPED_COOLDOWN)
         template_type = rules.choose_template(event.direction, reservation is not None)
         template = restaurant.whatsapp.templates.get(template_type)
         if template is None:
-            return _Verdict(Outcome.SKIPPED_NO_TEMPLATE, template_type=template_type, **found)
+            return found(Outcome.SKIPPED_NO_TEMPLATE, template_type)
         message = NewMessage(
             restaurant_id=restaurant.id,
             call_id=stored.id,
@@ -165,7 +169,7 @@ class RelayService:
             ),
             due_at=rules.due_at(now, restaurant),
         )
-        return _Verdict(Outcome.QUEUED, template_type=template_type, message=message, **found)
+        return _Verdict(Outcome.QUEUED, customer, reservation, template_type, message)
 
     async def _observe(
         self,

@@ -52,8 +52,9 @@ def _numbers(raw: Sequence[str], region: str, field: str) -> list[str]:
     for index, number in enumerate(raw):
         e164 = normalize(number, region)
         if e164 is None:
-            problems.append({"field": f"body.{index}.{field}",
-                             "message": "not a valid phone number"})
+            problems.append(
+                {"field": f"body.{index}.{field}", "message": "not a valid phone number"}
+            )
         out.append(e164 or "")
     if problems:
         raise validation_error(problems)

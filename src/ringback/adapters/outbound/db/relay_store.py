@@ -47,7 +47,7 @@ class SqlRelayStore:
         The conflict branch locks the row, so concurrent reports of one key queue behind the first
         and then see its committed decision: exactly one of them gets ``claimed``.
         """
-        stmt = pg_insert(call).values(
+        new = pg_insert(call).values(
             restaurant_id=restaurant_id,
             source=event.source.value,
             external_id=event.external_id,
@@ -62,20 +62,18 @@ class SqlRelayStore:
             answered_at=event.occurred_at if event.disposition is Disposition.ANSWERED else None,
         )
         undecided = call.c.decision_token.is_(None)
-        stmt = stmt.on_conflict_do_update(
+        stmt = new.on_conflict_do_update(
             index_elements=[call.c.restaurant_id, call.c.source, call.c.external_id],
             set_={
                 "updated_at": func.now(),
                 "disposition": case(
-                    (undecided, stmt.excluded.disposition), else_=call.c.disposition
+                    (undecided, new.excluded.disposition), else_=call.c.disposition
                 ),
-                "direction": case((undecided, stmt.excluded.direction), else_=call.c.direction),
-                "decision_token": func.coalesce(
-                    call.c.decision_token, stmt.excluded.decision_token
-                ),
-                "decided_at": func.coalesce(call.c.decided_at, stmt.excluded.decided_at),
-                "answered_at": func.coalesce(call.c.answered_at, stmt.excluded.answered_at),
-                "details": call.c.details.op("||")(stmt.excluded.details),
+                "direction": case((undecided, new.excluded.direction), else_=call.c.direction),
+                "decision_token": func.coalesce(call.c.decision_token, new.excluded.decision_token),
+                "decided_at": func.coalesce(call.c.decided_at, new.excluded.decided_at),
+                "answered_at": func.coalesce(call.c.answered_at, new.excluded.answered_at),
+                "details": call.c.details.op("||")(new.excluded.details),
             },
         ).returning(
             call.c.id,
@@ -103,10 +101,10 @@ class SqlRelayStore:
     async def match_or_create_customer(
         self, restaurant_id: int, phone_number: str
     ) -> CustomerRecord:
-        stmt = pg_insert(customer).values(restaurant_id=restaurant_id, phone_number=phone_number)
-        stmt = stmt.on_conflict_do_update(
+        new = pg_insert(customer).values(restaurant_id=restaurant_id, phone_number=phone_number)
+        stmt = new.on_conflict_do_update(
             index_elements=[customer.c.restaurant_id, customer.c.phone_number],
-            set_={"phone_number": stmt.excluded.phone_number},
+            set_={"phone_number": new.excluded.phone_number},
         ).returning(
             customer.c.id,
             customer.c.name,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -59,9 +60,7 @@ class RestaurantRow(Base):
         Boolean, nullable=False, server_default=text("true")
     )
     cooldown_hours: Mapped[float] = mapped_column(Float, nullable=False, server_default="6")
-    max_call_age_hours: Mapped[float] = mapped_column(
-        Float, nullable=False, server_default="24"
-    )
+    max_call_age_hours: Mapped[float] = mapped_column(Float, nullable=False, server_default="24")
     send_delay_seconds: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     quiet_hours: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     whatsapp: Mapped[dict[str, Any]] = mapped_column(
@@ -223,10 +222,10 @@ class MessageEventRow(Base):
     created_at: Mapped[dt.datetime] = _created()
 
 
-restaurant = RestaurantRow.__table__
-api_token = ApiTokenRow.__table__
-customer = CustomerRow.__table__
-reservation = ReservationRow.__table__
-call = CallRow.__table__
-message = MessageRow.__table__
-message_event = MessageEventRow.__table__
+restaurant = cast(Table, RestaurantRow.__table__)
+api_token = cast(Table, ApiTokenRow.__table__)
+customer = cast(Table, CustomerRow.__table__)
+reservation = cast(Table, ReservationRow.__table__)
+call = cast(Table, CallRow.__table__)
+message = cast(Table, MessageRow.__table__)
+message_event = cast(Table, MessageEventRow.__table__)

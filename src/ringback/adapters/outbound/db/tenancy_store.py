@@ -44,12 +44,16 @@ class SqlTenancyStore:
             try:
                 async with self._engine.begin() as conn:
                     row = (
-                        await conn.execute(
-                            insert(restaurant)
-                            .values(**{**values, "slug": slug})
-                            .returning(*restaurant.c)
+                        (
+                            await conn.execute(
+                                insert(restaurant)
+                                .values(**{**values, "slug": slug})
+                                .returning(*restaurant.c)
+                            )
                         )
-                    ).mappings().one()
+                        .mappings()
+                        .one()
+                    )
                 return dict(row)
             except IntegrityError:
                 if explicit:
@@ -59,15 +63,19 @@ class SqlTenancyStore:
     async def get_restaurant(self, restaurant_id: int) -> dict[str, Any] | None:
         async with self._engine.connect() as conn:
             row = (
-                await conn.execute(select(restaurant).where(restaurant.c.id == restaurant_id))
-            ).mappings().first()
+                (await conn.execute(select(restaurant).where(restaurant.c.id == restaurant_id)))
+                .mappings()
+                .first()
+            )
         return dict(row) if row else None
 
     async def get_restaurant_by_slug(self, slug: str) -> dict[str, Any] | None:
         async with self._engine.connect() as conn:
             row = (
-                await conn.execute(select(restaurant).where(restaurant.c.slug == slug))
-            ).mappings().first()
+                (await conn.execute(select(restaurant).where(restaurant.c.slug == slug)))
+                .mappings()
+                .first()
+            )
         return dict(row) if row else None
 
     async def list_restaurants(self) -> list[dict[str, Any]]:
@@ -80,13 +88,17 @@ class SqlTenancyStore:
     ) -> dict[str, Any] | None:
         async with self._engine.begin() as conn:
             row = (
-                await conn.execute(
-                    update(restaurant)
-                    .where(restaurant.c.id == restaurant_id)
-                    .values(**values, updated_at=func.now())
-                    .returning(*restaurant.c)
+                (
+                    await conn.execute(
+                        update(restaurant)
+                        .where(restaurant.c.id == restaurant_id)
+                        .values(**values, updated_at=func.now())
+                        .returning(*restaurant.c)
+                    )
                 )
-            ).mappings().first()
+                .mappings()
+                .first()
+            )
         return dict(row) if row else None
 
     async def create_token(

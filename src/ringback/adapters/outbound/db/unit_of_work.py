@@ -10,12 +10,16 @@ from ringback.adapters.outbound.db.relay_store import SqlRelayStore
 
 
 class SqlUnitOfWork:
-    relay: SqlRelayStore
-
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None
+        self._relay: SqlRelayStore | None = None
+
+    @property
+    def relay(self) -> SqlRelayStore:
+        assert self._relay is not None, "use the unit of work with 'async with'"
+        return self._relay
 
     @property
     def connection(self) -> AsyncConnection:
@@ -29,7 +33,7 @@ class SqlUnitOfWork:
         except BaseException:
             await self._conn.close()
             raise
-        self.relay = SqlRelayStore(self._conn)
+        self._relay = SqlRelayStore(self._conn)
         return self
 
     async def __aexit__(
@@ -38,7 +42,8 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._conn is not None and self._tx is not None
+        assert self._conn is not None
+        assert self._tx is not None
         try:
             if self._tx.is_active:
                 await self._tx.rollback()
