@@ -1,0 +1,131 @@
+"""The real `ringback serve` process over real sockets, against the fake Graph server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from tests.conftest import MakeRestaurant, Tenant, random_mobile
+from tests.fakegraph import FakeGraph
+
+pytestmark = [pytest.mark.e2e, pytest.mark.sql]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+@pytest.fixture(scope="module")
+def fake_graph() -> Iterator[FakeGraph]:
+    with FakeGraph() as graph:
+        yield graph
+
+
+@pytest.fixture(scope="module")
+async def server(database_url: str, fake_graph: FakeGraph) -> AsyncIterator[Server]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "WHATSAPP_API_BASE_URL": fake_graph.base_url,
+        "RINGBACK_RATE_LIMIT_PER_SECOND": "0",
+        "RINGBACK_RETRY_BASE_SECONDS": "0.2",
+        "RINGBACK_WORKER_POLL_SECONDS": "0.1",
+        "RINGBACK_ADMIN_TOKEN": "e2e-admin-token-0123456789",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ringback.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    async with httpx.AsyncClient() as http:
+        while True:
+            try:
+                if (await http.get(f"{url}/healthz")).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = process.stdout.read().decode() if process.stdout else ""
+                process.kill()
+                pytest.fail(f"ringback serve did not come up:\n{output}")
+            time.sleep(0.1)
+    yield Server(url, process)
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("ringback serve did not stop on SIGTERM")
+
+
+async def report(server: Server, tenant: Tenant, **body: str) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        return await http.post("/api/partner/v1/missed-calls", json=body, headers=tenant.auth())
+
+
+async def test_server_process_sends_one_message_per_missed_call_over_http(
+    server: Server, fake_graph: FakeGraph, make_restaurant: MakeRestaurant
+) -> None:
+    tenant = await make_restaurant(name="E2E Brasserie")
+    number = random_mobile()
+    first = await report(server, tenant, caller_phone_number=number, external_call_id="e2e-1")
+    assert first.status_code == 201
+    assert first.json()["data"]["outcome"] == "SENT"
+    assert first.headers["x-request-id"]
+    replay = await report(server, tenant, caller_phone_number=number, external_call_id="e2e-1")
+    assert replay.json()["data"]["outcome"] == "SKIPPED_DUPLICATE"
+    received = fake_graph.requests_to(number.lstrip("+"))
+    assert len(received) == 1
+    assert received[0].authorization == "Bearer wa-access-token"
+    assert received[0].phone_number_id == "1234567890"
+    assert received[0].body["template"]["components"][0]["parameters"] == [
+        {"type": "text", "text": "E2E Brasserie"}
+    ]
+
+
+async def test_worker_in_the_server_process_retries_a_transient_failure(
+    server: Server, fake_graph: FakeGraph, make_restaurant: MakeRestaurant
+) -> None:
+    tenant = await make_restaurant()
+    number = random_mobile()
+    fake_graph.fail_next(1, status=500)
+    reply = await report(server, tenant, caller_phone_number=number)
+    assert reply.json()["data"]["outcome"] == "QUEUED"
+    deadline = time.monotonic() + 10
+    while len(fake_graph.requests_to(number.lstrip("+"))) < 2:
+        assert time.monotonic() < deadline, "the worker never retried"
+        time.sleep(0.05)
+    statuses = [r.status for r in fake_graph.requests_to(number.lstrip("+"))]
+    assert statuses == [500, 200]
+
+
+async def test_server_process_is_ready_and_answers_errors_in_the_envelope(server: Server) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        ready = await http.get("/readyz")
+        unauthorized = await http.post("/api/partner/v1/missed-calls", json={})
+        openapi = await http.get("/openapi.json")
+    assert ready.status_code == 200
+    assert unauthorized.status_code == 401
+    assert unauthorized.json()["error"]["code"] == "UNAUTHORIZED"
+    assert "/api/partner/v1/missed-calls" in openapi.json()["paths"]

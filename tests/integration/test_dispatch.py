@@ -1,0 +1,685 @@
+"""The outbox against real PostgreSQL: retries, permanent failures, leases, concurrency (SPEC §3).
+
+Messages are made by the relay itself with ``inline_dispatch_timeout=0`` so they stay queued; the
+tests then drive ``Dispatcher.run_once`` by hand. The Graph API is mocked with respx (or served by
+``FakeGraph`` on a real socket), and requests are counted per recipient: a dispatcher may also pick
+up a message another test left behind, which must not disturb the count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import json
+import random
+import time
+import uuid
+from collections import Counter, defaultdict, deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from sqlalchemy import Row, func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ringback.adapters.outbound.db.engine import build_engine
+from ringback.adapters.outbound.db.outbox import SqlOutbox
+from ringback.adapters.outbound.db.tables import call, message, message_event
+from ringback.adapters.outbound.whatsapp import WhatsAppCloudSender
+from ringback.bootstrap import Container, build_container, utc_now
+from ringback.domain.model import (
+    CallEvent,
+    Direction,
+    Disposition,
+    MessageStatus,
+    Outcome,
+    Source,
+)
+from ringback.domain.ports import ClaimedMessage, MessageSender, SendResult
+from ringback.service.dispatch import Dispatcher
+from tests.conftest import GRAPH_BASE, MakeRestaurant, Tenant, make_settings
+from tests.fakegraph import FakeGraph
+
+pytestmark = pytest.mark.sql
+
+MakeContainer = Callable[..., Awaitable[Container]]
+Step = httpx.Response | Exception | float
+"""A scripted Graph answer: a reply, an exception to raise, or seconds to wait before accepting."""
+
+_wamids = itertools.count(1)
+
+
+def mobile_numbers(count: int) -> list[str]:
+    """Distinct random French mobile numbers, so tests never meet each other's cooldowns.
+
+    +33 610 to +33 638 are all mobile ranges in libphonenumber (some of +33 639 and 69x are not).
+    """
+    return [f"+336{n:08d}" for n in random.sample(range(10_000_000, 39_000_000), count)]
+
+
+def accepted(to: str) -> httpx.Response:
+    return httpx.Response(
+        200,
+        json={
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": to, "wa_id": to}],
+            "messages": [{"id": f"wamid.test.{next(_wamids)}.{uuid.uuid4().hex[:8]}"}],
+        },
+    )
+
+
+def graph_error(code: int, status: int = 400) -> httpx.Response:
+    return httpx.Response(
+        status,
+        json={"error": {"message": f"(#{code}) scripted", "type": "OAuthException", "code": code}},
+    )
+
+
+class ScriptedGraph:
+    """respx side effect: answers per recipient from a script, else accepts; counts every call."""
+
+    def __init__(self) -> None:
+        self.script: dict[str, deque[Step]] = defaultdict(deque)
+        self.calls: Counter[str] = Counter()
+        self.delay = 0.0
+
+    def then(self, number: str, *steps: Step) -> None:
+        self.script[number.lstrip("+")].extend(steps)
+
+    def calls_to(self, number: str) -> int:
+        return self.calls[number.lstrip("+")]
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        to = str(json.loads(request.content)["to"])
+        self.calls[to] += 1
+        step: Step = self.script[to].popleft() if self.script[to] else self.delay
+        if isinstance(step, Exception):
+            raise step
+        if isinstance(step, httpx.Response):
+            return step
+        if step:
+            await asyncio.sleep(step)
+        return accepted(to)
+
+
+@pytest.fixture
+def graph() -> Iterator[ScriptedGraph]:
+    scripted = ScriptedGraph()
+    with respx.mock(base_url=GRAPH_BASE, assert_all_called=False) as router:
+        router.post(url__regex=r"/[^/]+/messages$").mock(side_effect=scripted)
+        yield scripted
+
+
+@pytest.fixture
+async def make_container(database_url: str) -> AsyncIterator[MakeContainer]:
+    """Containers that never send inline and never run the worker; the test drives dispatch."""
+    built: list[Container] = []
+
+    async def make(**overrides: Any) -> Container:
+        values: dict[str, Any] = {
+            "inline_dispatch_timeout": 0,
+            "retry_base_seconds": 0.05,
+            "lease_seconds": 1,
+            "max_attempts": 3,
+        }
+        values.update(overrides)
+        container = await build_container(make_settings(database_url, **values), start_worker=False)
+        built.append(container)
+        return container
+
+    yield make
+    for container in built:
+        await container.aclose()
+
+
+@pytest.fixture
+async def tenant(make_restaurant: MakeRestaurant, container: Container) -> AsyncIterator[Tenant]:
+    """A restaurant of this test's own; whatever it leaves in the queue is cancelled afterwards."""
+    made = await make_restaurant()
+    yield made
+    async with container.engine.begin() as conn:
+        await conn.execute(
+            update(message)
+            .where(
+                message.c.restaurant_id == made.id,
+                message.c.status.in_([MessageStatus.QUEUED.value, MessageStatus.SENDING.value]),
+            )
+            .values(status=MessageStatus.CANCELLED.value, lease_token=None, lease_expires_at=None)
+        )
+
+
+async def missed_call(container: Container, tenant: Tenant, number: str) -> int:
+    """Report a missed call through the relay; returns the id of the message it queued."""
+    decision = await container.relay.handle(
+        tenant.restaurant,
+        CallEvent(
+            source=Source.PARTNER,
+            external_id=uuid.uuid4().hex,
+            direction=Direction.INBOUND,
+            disposition=Disposition.MISSED,
+            raw_number=number,
+            occurred_at=utc_now(),
+        ),
+    )
+    assert decision.outcome is Outcome.QUEUED
+    assert decision.message_id is not None
+    return decision.message_id
+
+
+async def message_row(engine: AsyncEngine, message_id: int) -> Row[Any]:
+    async with engine.connect() as conn:
+        result = await conn.execute(
+            select(message, func.now().label("db_now")).where(message.c.id == message_id)
+        )
+        return result.one()
+
+
+async def timeline(engine: AsyncEngine, message_id: int) -> list[tuple[str, int, str | None]]:
+    """The message's events in order: (status, attempt, detail)."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(message_event.c.status, message_event.c.attempt, message_event.c.detail)
+            .where(message_event.c.message_id == message_id)
+            .order_by(message_event.c.id)
+        )
+        return [(row.status, row.attempt, row.detail) for row in rows]
+
+
+async def drive_until_settled(
+    dispatcher: Dispatcher, engine: AsyncEngine, message_id: int, timeout: float = 10.0
+) -> Row[Any]:
+    """Run the dispatcher like a worker until the message is sent or failed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        await dispatcher.run_once(20)
+        row = await message_row(engine, message_id)
+        if row.status in (MessageStatus.SENT.value, MessageStatus.FAILED.value):
+            return row
+        assert time.monotonic() < deadline, f"message still {row.status} after {timeout}s"
+        await asyncio.sleep(0.02)
+
+
+async def wait_for_status(
+    engine: AsyncEngine, message_id: int, status: MessageStatus, timeout: float = 5.0
+) -> None:
+    deadline = time.monotonic() + timeout
+    while (await message_row(engine, message_id)).status != status.value:
+        assert time.monotonic() < deadline, f"message never reached {status}"
+        await asyncio.sleep(0.01)
+
+
+async def sleep_until(moment: dt.datetime, db_now: dt.datetime) -> None:
+    await asyncio.sleep(max(0.0, (moment - db_now).total_seconds()) + 0.02)
+
+
+# --- transient failures --------------------------------------------------------------------------
+
+
+async def test_transient_failure_requeues_the_message_with_a_future_attempt_and_its_error(
+    make_container: MakeContainer, tenant: Tenant, graph: ScriptedGraph
+) -> None:
+    container = await make_container(retry_base_seconds=0.5)
+    (number,) = mobile_numbers(1)
+    message_id = await missed_call(container, tenant, number)
+    graph.then(number, httpx.Response(503, text="unavailable"))
+
+    await container.dispatcher.run_once(20)
+
+    row = await message_row(container.engine, message_id)
+    assert graph.calls_to(number) == 1
+    assert row.status == MessageStatus.QUEUED.value
+    assert row.attempts == 1
+    assert row.last_error == "HTTP 503"
+    assert row.next_attempt_at > row.db_now
+    assert row.next_attempt_at <= row.db_now + dt.timedelta(seconds=0.5)
+    assert row.lease_token is None
+    assert row.provider_message_id is None
+
+
+async def test_requeued_message_is_sent_exactly_once_when_it_falls_due(
+    make_container: MakeContainer, tenant: Tenant, graph: ScriptedGraph
+) -> None:
+    container = await make_container(retry_base_seconds=0.5)
+    (number,) = mobile_numbers(1)
+    message_id = await missed_call(container, tenant, number)
+    graph.then(number, graph_error(130429, status=429))
+    await container.dispatcher.run_once(20)
+
+    await container.dispatcher.run_once(20)  # not due yet: nothing happens
+    row = await message_row(container.engine, message_id)
+    assert graph.calls_to(number) == 1
+    assert row.status == MessageStatus.QUEUED.value
+
+    await sleep_until(row.next_attempt_at, row.db_now)
+    await container.dispatcher.run_once(20)
+    await container.dispatcher.run_once(20)
+
+    row = await message_row(container.engine, message_id)
+    assert graph.calls_to(number) == 2
+    assert row.status == MessageStatus.SENT.value
+    assert row.attempts == 2
+    assert row.provider_message_id.startswith("wamid.test.")
+    assert row.last_error is None
+
+
+async def test_timeline_of_a_retried_message_records_queued_sending_error_and_sent(
+    make_container: MakeContainer, tenant: Tenant, graph: ScriptedGraph
+) -> None:
+    container = await make_container()
+    (number,) = mobile_numbers(1)
+    message_id = await missed_call(container, tenant, number)
+    graph.then(number, httpx.ReadTimeout("slow"))
+
+    row = await drive_until_settled(container.dispatcher, container.engine, message_id)
+
+    assert row.status == MessageStatus.SENT.value
+    assert await timeline(container.engine, message_id) == [
+        ("queued", 0, None),
+        ("sending", 1, None),
+        ("queued", 1, "timeout"),
+        ("sending", 2, None),
+        ("sent", 2, row.provider_message_id),
+    ]
+
+
+async def test_message_fails_after_max_attempts_transient_failures(
+    make_container: MakeContainer, tenant: Tenant, graph: ScriptedGraph
+) -> None:
+    container = await make_container(max_attempts=3)
+    (number,) = mobile_numbers(1)
+    message_id = await missed_call(container, tenant, number)
+    graph.then(number, *(httpx.Response(500) for _ in range(5)))
+
+    row = await drive_until_settled(container.dispatcher, container.engine, message_id)
+    await container.dispatcher.run_once(20)
+
+    assert graph.calls_to(number) == 3
+    assert row.status == MessageStatus.FAILED.value
+    assert row.attempts == 3
+    assert row.last_error == "HTTP 500"
+    assert await timeline(container.engine, message_id) == [
+        ("queued", 0, None),
+        ("sending", 1, None),
+        ("queued", 1, "HTTP 500"),
+        ("sending", 2, None),
+        ("queued", 2, "HTTP 500"),
+        ("sending", 3, None),
+        ("failed", 3, "HTTP 500"),
+    ]
+
+
+# --- permanent failures --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("code", "status"), [(131026, 400), (100, 400)])
+async def test_permanent_error_fails_the_message_at_once_without_a_second_request(
+    make_container: MakeContainer, tenant: Tenant, graph: ScriptedGraph, code: int, status: int
+) -> None:
+    container = await make_container(max_attempts=5)
+    (number,) = mobile_numbers(1)
+    message_id = await missed_call(container, tenant, number)
+    graph.then(number, graph_error(code, status))
+
+    await container.dispatcher.run_once(20)
+    await asyncio.sleep(0.1)  # two retry bases: a retry, had there been one, would be due
+    await container.dispatcher.run_once(20)
+
+    row = await message_row(container.engine, message_id)
+    error = f"HTTP {status} code {code}: (#{code}) scripted"
+    assert graph.calls_to(number) == 1
+    assert row.status == MessageStatus.FAILED.value
+    assert row.attempts == 1
+    assert row.last_error == error
+    assert row.provider_message_id is None
+    assert await timeline(container.engine, message_id) == [
+        ("queued", 0, None),
+        ("sending", 1, None),
+        ("failed", 1, error),
+    ]
+
+
+async def test_failed_delivery_leaves_the_calls_replied_outcome_unchanged(
+    make_container: MakeContainer, tenant: Tenant, graph: ScriptedGraph
+) -> None:
+    container = await make_container()
+    (number,) = mobile_numbers(1)
+    message_id = await missed_call(container, tenant, number)
+    graph.then(number, graph_error(131026))
+
+    await container.dispatcher.run_once(20)
+
+    async with container.engine.connect() as conn:
+        outcome = await conn.scalar(
+            select(call.c.outcome)
+            .join(message, message.c.call_id == call.c.id)
+            .where(message.c.id == message_id)
+        )
+    assert outcome == Outcome.QUEUED.value
+
+
+# --- leases --------------------------------------------------------------------------------------
+
+
+async def test_message_held_under_a_live_lease_is_not_taken_by_another_dispatcher(
+    make_container: MakeContainer, tenant: Tenant, graph: ScriptedGraph
+) -> None:
+    container = await make_container()
+    (number,) = mobile_numbers(1)
+    message_id = await missed_call(container, tenant, number)
+    held = await SqlOutbox(container.engine).claim(message_id, lease_seconds=30)
+    assert held is not None
+
+    await container.dispatcher.run_once(20)
+
+    row = await message_row(container.engine, message_id)
+    assert graph.calls_to(number) == 0
+    assert row.status == MessageStatus.SENDING.value
+    assert row.lease_token == held.lease_token
+
+
+async def test_message_of_a_dead_worker_is_taken_over_when_its_lease_expires_and_sent_once(
+    make_container: MakeContainer, tenant: Tenant, graph: ScriptedGraph
+) -> None:
+    container = await make_container()
+    (number,) = mobile_numbers(1)
+    message_id = await missed_call(container, tenant, number)
+    dead_worker = SqlOutbox(container.engine)
+    held = await dead_worker.claim(message_id, lease_seconds=0.3)
+    assert held is not None  # ... and the worker dies without marking it
+
+    row = await message_row(container.engine, message_id)
+    await sleep_until(row.lease_expires_at, row.db_now)
+    await container.dispatcher.run_once(20)
+    await container.dispatcher.run_once(20)
+
+    row = await message_row(container.engine, message_id)
+    assert graph.calls_to(number) == 1
+    assert row.status == MessageStatus.SENT.value
+    assert row.attempts == 2
+    assert row.lease_token is None
+    assert await timeline(container.engine, message_id) == [
+        ("queued", 0, None),
+        ("sending", 1, None),
+        ("sending", 2, None),
+        ("sent", 2, row.provider_message_id),
+    ]
+
+
+async def test_late_answer_of_a_dead_worker_changes_nothing_after_the_takeover(
+    make_container: MakeContainer, tenant: Tenant, graph: ScriptedGraph
+) -> None:
+    container = await make_container()
+    (number,) = mobile_numbers(1)
+    message_id = await missed_call(container, tenant, number)
+    dead_worker = SqlOutbox(container.engine)
+    held = await dead_worker.claim(message_id, lease_seconds=0.3)
+    assert held is not None
+    row = await message_row(container.engine, message_id)
+    await sleep_until(row.lease_expires_at, row.db_now)
+    await container.dispatcher.run_once(20)
+    before = await message_row(container.engine, message_id)
+    events_before = await timeline(container.engine, message_id)
+
+    late_moves = [
+        await dead_worker.mark_sent(held, "wamid.late"),
+        await dead_worker.mark_retry(held, "late error", utc_now()),
+        await dead_worker.mark_failed(held, "late error"),
+    ]
+
+    after = await message_row(container.engine, message_id)
+    assert late_moves == [False, False, False]
+    assert before.status == MessageStatus.SENT.value
+    assert after.status == MessageStatus.SENT.value
+    assert after.provider_message_id == before.provider_message_id != "wamid.late"
+    assert after.last_error is None
+    assert after.updated_at == before.updated_at
+    assert await timeline(container.engine, message_id) == events_before
+
+
+async def test_late_answer_with_an_old_lease_does_not_move_a_message_still_being_sent(
+    make_container: MakeContainer, tenant: Tenant, graph: ScriptedGraph
+) -> None:
+    container = await make_container()
+    (number,) = mobile_numbers(1)
+    message_id = await missed_call(container, tenant, number)
+    outbox = SqlOutbox(container.engine)
+    old = await outbox.claim(message_id, lease_seconds=0.2)
+    assert old is not None
+    row = await message_row(container.engine, message_id)
+    await sleep_until(row.lease_expires_at, row.db_now)
+    (current,) = await outbox.claim_due(1000, lease_seconds=30)  # the new holder, mid-send
+    assert current.id == message_id
+
+    assert await outbox.mark_sent(old, "wamid.late") is False
+
+    row = await message_row(container.engine, message_id)
+    assert row.status == MessageStatus.SENDING.value
+    assert row.lease_token == current.lease_token
+    assert row.provider_message_id is None
+    assert await outbox.mark_sent(current, "wamid.current") is True
+
+
+# --- many dispatchers ----------------------------------------------------------------------------
+
+
+class RecordingSender:
+    """Wraps a sender and notes which message ids this dispatcher sent."""
+
+    def __init__(self, inner: MessageSender) -> None:
+        self.inner = inner
+        self.sent: list[int] = []
+
+    async def send(self, message: ClaimedMessage) -> SendResult:
+        self.sent.append(message.id)
+        return await self.inner.send(message)
+
+
+@pytest.mark.parametrize("engines", ["one shared engine", "an engine per dispatcher"])
+async def test_concurrent_dispatchers_send_every_message_exactly_once(
+    make_container: MakeContainer,
+    tenant: Tenant,
+    graph: ScriptedGraph,
+    database_url: str,
+    engines: str,
+) -> None:
+    container = await make_container(lease_seconds=30)
+    numbers = mobile_numbers(60)
+    ids = {await missed_call(container, tenant, number): number for number in numbers}
+    graph.delay = 0.005  # keep requests in flight so the dispatchers overlap
+    own_engines: list[AsyncEngine] = []
+    if engines == "an engine per dispatcher":
+        settings = make_settings(database_url)
+        own_engines = [build_engine(settings, pool_size=5) for _ in range(4)]
+    senders = [RecordingSender(WhatsAppCloudSender(container.http, GRAPH_BASE)) for _ in range(4)]
+    dispatchers = [
+        Dispatcher(
+            SqlOutbox(own_engines[i] if own_engines else container.engine),
+            sender,
+            lease_seconds=30,
+            max_attempts=3,
+            retry_base_seconds=0.05,
+            clock=utc_now,
+        )
+        for i, sender in enumerate(senders)
+    ]
+
+    async def work(dispatcher: Dispatcher) -> None:
+        while await dispatcher.run_once(4):
+            pass
+
+    try:
+        await asyncio.gather(*(work(d) for d in dispatchers))
+    finally:
+        for engine in own_engines:
+            await engine.dispose()
+
+    async with container.engine.connect() as conn:
+        statuses = {
+            row.id: row.status
+            for row in await conn.execute(
+                select(message.c.id, message.c.status).where(message.c.id.in_(ids))
+            )
+        }
+        moves = Counter(
+            (row.message_id, row.status)
+            for row in await conn.execute(
+                select(message_event.c.message_id, message_event.c.status).where(
+                    message_event.c.message_id.in_(ids)
+                )
+            )
+        )
+    mine = [[i for i in sender.sent if i in ids] for sender in senders]
+    assert set(statuses.values()) == {MessageStatus.SENT.value}
+    assert all(graph.calls_to(number) == 1 for number in numbers)
+    assert sorted(itertools.chain.from_iterable(mine)) == sorted(ids)
+    assert all(moves[(i, "sending")] == 1 and moves[(i, "sent")] == 1 for i in ids)
+    assert sum(1 for sent in mine if sent) >= 2, "the work was not shared between dispatchers"
+
+
+# --- the inline attempt --------------------------------------------------------------------------
+
+
+async def test_inline_attempt_gives_up_waiting_at_its_deadline_and_finishes_in_the_background(
+    make_container: MakeContainer, tenant: Tenant, graph: ScriptedGraph
+) -> None:
+    container = await make_container()
+    (number,) = mobile_numbers(1)
+    message_id = await missed_call(container, tenant, number)
+    graph.then(number, 0.6)  # the provider answers after 0.6 s
+
+    started = time.monotonic()
+    status = await container.dispatcher.dispatch_within(message_id, 0.1)
+    waited = time.monotonic() - started
+
+    assert status is None
+    assert waited < 0.4
+    row = await message_row(container.engine, message_id)
+    assert row.status in (MessageStatus.QUEUED.value, MessageStatus.SENDING.value)
+    assert row.provider_message_id is None
+
+    await container.dispatcher.drain(5)
+
+    row = await message_row(container.engine, message_id)
+    assert row.status == MessageStatus.SENT.value
+    assert row.provider_message_id is not None
+    assert row.attempts == 1
+    assert graph.calls_to(number) == 1
+
+
+async def test_worker_leaves_alone_a_message_whose_inline_attempt_outlived_its_request(
+    make_container: MakeContainer, tenant: Tenant, graph: ScriptedGraph
+) -> None:
+    container = await make_container(lease_seconds=5)
+    worker = await make_container(lease_seconds=5)
+    (number,) = mobile_numbers(1)
+    message_id = await missed_call(container, tenant, number)
+    graph.then(number, 0.5)
+
+    assert await container.dispatcher.dispatch_within(message_id, 0.05) is None
+    await wait_for_status(container.engine, message_id, MessageStatus.SENDING)
+    await worker.dispatcher.run_once(20)
+    assert graph.calls_to(number) == 1
+    await container.dispatcher.drain(5)
+    await worker.dispatcher.run_once(20)
+
+    row = await message_row(container.engine, message_id)
+    assert row.status == MessageStatus.SENT.value
+    assert graph.calls_to(number) == 1
+
+
+async def test_inline_attempt_within_its_deadline_answers_with_the_final_status(
+    make_container: MakeContainer, tenant: Tenant, graph: ScriptedGraph
+) -> None:
+    container = await make_container()
+    sent_number, failed_number = mobile_numbers(2)
+    sent_id = await missed_call(container, tenant, sent_number)
+    failed_id = await missed_call(container, tenant, failed_number)
+    graph.then(failed_number, graph_error(131026))
+
+    assert await container.dispatcher.dispatch_within(sent_id, 2) is MessageStatus.SENT
+    assert await container.dispatcher.dispatch_within(failed_id, 2) is (MessageStatus.FAILED)
+
+
+async def test_relay_replies_queued_past_the_inline_deadline_and_the_message_ends_sent(
+    make_container: MakeContainer, tenant: Tenant, graph: ScriptedGraph
+) -> None:
+    container = await make_container(inline_dispatch_timeout=0.1)
+    (number,) = mobile_numbers(1)
+    graph.then(number, 0.5)
+
+    decision = await container.relay.handle(
+        tenant.restaurant,
+        CallEvent(
+            source=Source.PARTNER,
+            external_id=uuid.uuid4().hex,
+            direction=Direction.INBOUND,
+            disposition=Disposition.MISSED,
+            raw_number=number,
+            occurred_at=utc_now(),
+        ),
+    )
+    assert decision.outcome is Outcome.QUEUED
+    assert decision.message_id is not None
+    await container.dispatcher.drain(5)
+
+    row = await message_row(container.engine, decision.message_id)
+    assert row.status == MessageStatus.SENT.value
+    assert graph.calls_to(number) == 1
+    async with container.engine.connect() as conn:
+        outcome = await conn.scalar(select(call.c.outcome).where(call.c.id == decision.call_id))
+    assert outcome == Outcome.QUEUED.value  # the reply's outcome never changes afterwards
+
+
+# --- over a real socket --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_graph() -> Iterator[FakeGraph]:
+    with FakeGraph() as server:
+        yield server
+
+
+async def test_dispatcher_retries_hung_5xx_and_throttled_requests_then_sends_over_a_socket(
+    make_container: MakeContainer, tenant: Tenant, fake_graph: FakeGraph
+) -> None:
+    container = await make_container(
+        whatsapp_api_base_url=fake_graph.base_url, graph_timeout_seconds=0.3, max_attempts=5
+    )
+    (number,) = mobile_numbers(1)
+    message_id = await missed_call(container, tenant, number)
+    fake_graph.hang_next(2.0)
+    fake_graph.fail_next(status=502)
+    fake_graph.error_next(code=130429, status=429)
+
+    row = await drive_until_settled(container.dispatcher, container.engine, message_id)
+
+    received = fake_graph.requests_to(number)
+    assert [r.reply for r in received] == ["hang", "http_error", "graph_error", "ok"]
+    assert row.status == MessageStatus.SENT.value
+    assert row.provider_message_id == received[-1].provider_message_id
+    assert all(r.phone_number_id == "1234567890" for r in received)
+    assert all(r.authorization == "Bearer wa-access-token" for r in received)
+    assert [e[2] for e in await timeline(container.engine, message_id) if e[0] == "queued"] == [
+        None,
+        "timeout",
+        "HTTP 502",
+        "HTTP 429 code 130429: (#130429) scripted Graph API error",
+    ]
+
+
+async def test_dispatcher_fails_a_message_the_fake_graph_refuses_for_good(
+    make_container: MakeContainer, tenant: Tenant, fake_graph: FakeGraph
+) -> None:
+    container = await make_container(whatsapp_api_base_url=fake_graph.base_url)
+    (number,) = mobile_numbers(1)
+    message_id = await missed_call(container, tenant, number)
+    fake_graph.error_next(code=131026, status=400)
+
+    row = await drive_until_settled(container.dispatcher, container.engine, message_id)
+
+    assert row.status == MessageStatus.FAILED.value
+    assert len(fake_graph.requests_to(number)) == 1
+    assert fake_graph.requests_to(number)[0].body["template"]["name"] == "missed_call"
