@@ -9,7 +9,7 @@ from ringback.api.ratelimit import TokenBuckets, retry_after_header
 
 
 def credential(request: Request, scheme: str) -> str | None:
-    """The token after ``scheme`` in the Authorization header (scheme matched case-insensitively)."""
+    """The token after ``scheme`` in the Authorization header (scheme case-insensitive)."""
     header = request.headers.get("authorization", "")
     given, _, token = header.partition(" ")
     token = token.strip()

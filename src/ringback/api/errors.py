@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -76,7 +76,7 @@ def native_error(request: Request, error: ApiError) -> Response:
             "details": error.details,
         }
     }
-    return ORJSONResponse(body, status_code=error.status, headers=error.headers)
+    return JSONResponse(body, status_code=error.status, headers=error.headers)
 
 
 Renderer = Callable[[Request, ApiError], Response]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from ringback.adapters.outbound.db.migrate import current_revision, head_revision
@@ -17,18 +17,18 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", response_model=None)
-async def readyz(request: Request) -> ORJSONResponse:
+async def readyz(request: Request) -> JSONResponse:
     engine = request.app.state.container.engine
     try:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
             revision = await current_revision(conn)
     except Exception:
-        return ORJSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
     head = head_revision()
     if revision != head:
-        return ORJSONResponse(
+        return JSONResponse(
             {"status": "unavailable", "database": "reachable", "migration": revision, "head": head},
             503,
         )
-    return ORJSONResponse({"status": "ok", "migration": revision})
+    return JSONResponse({"status": "ok", "migration": revision})

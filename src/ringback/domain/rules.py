@@ -91,5 +91,6 @@ def is_transient(http_status: int | None, error_code: int | None) -> bool:
 def backoff_seconds(attempts: int, base: float, rng: random.Random | None = None) -> float:
     """Exponential backoff with equal jitter: half the step fixed, half random, capped at 300 s."""
     step: float = min(MAX_BACKOFF_SECONDS, base * 2.0 ** max(0, attempts - 1))
-    pick = rng.random() if rng is not None else random.random()
+    # jitter spreads retries; it guards nothing, so a non-cryptographic generator is right
+    pick = rng.random() if rng is not None else random.random()  # noqa: S311
     return step / 2 + pick * step / 2

@@ -1,0 +1,52 @@
+"""Admin credentials: ``Authorization: Bearer <RINGBACK_ADMIN_TOKEN>``; unset token → always 401.
+
+The check runs in the route class, before FastAPI reads the body, so an unauthenticated caller
+learns nothing about the body's shape (not even whether it is valid JSON).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPBearer
+
+from ringback.api.auth import credential, enforce_rate_limit
+from ringback.api.errors import unauthorized
+from ringback.settings import Settings
+
+# Declared on the router so OpenAPI shows the scheme; enforcement is ``AdminRoute``'s.
+admin_bearer = HTTPBearer(
+    auto_error=False, scheme_name="AdminToken", description="RINGBACK_ADMIN_TOKEN"
+)
+
+
+def is_admin(request: Request) -> bool:
+    settings: Settings = request.app.state.settings
+    expected = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    presented = credential(request, "Bearer")
+    if not expected or presented is None:
+        return False
+    return hmac.compare_digest(presented.encode("utf-8"), expected.encode("utf-8"))
+
+
+def require_admin(request: Request) -> None:
+    if not is_admin(request):
+        raise unauthorized()
+    enforce_rate_limit(request.app.state.rate_limits, "admin")
+
+
+class AdminRoute(APIRoute):
+    """An APIRoute that refuses callers without the admin token before anything else runs."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            require_admin(request)
+            return await handler(request)
+
+        return guarded

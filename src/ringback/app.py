@@ -1,0 +1,57 @@
+"""create_app(settings, container=None): the lifespan builds a container if none is given."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ringback.adapters.inbound.admin.router import router as admin_router
+from ringback.adapters.inbound.partner.router import router as partner_router
+from ringback.api.errors import install_error_handlers
+from ringback.api.health import router as health_router
+from ringback.api.middleware import EdgeMiddleware
+from ringback.api.ratelimit import TokenBuckets
+from ringback.bootstrap import Container, build_container
+from ringback.settings import Settings
+
+
+def create_app(
+    settings: Settings, container: Container | None = None, *, run_worker: bool = True
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if container is not None:
+            app.state.container = container
+            yield
+            return
+        built = await build_container(settings, start_worker=run_worker)
+        app.state.container = built
+        try:
+            yield
+        finally:
+            await built.aclose()
+
+    app = FastAPI(
+        title="Ringback",
+        version="0.1.0",
+        description="Missed-call relay: report an unanswered call, Ringback texts the caller.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.rate_limits = TokenBuckets(
+        settings.rate_limit_per_second, 2 * settings.rate_limit_per_second
+    )
+    if container is not None:
+        app.state.container = container
+    install_error_handlers(app)
+    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.include_router(health_router)
+    app.include_router(partner_router)
+    app.include_router(admin_router)
+    if settings.sandbox:
+        from ringback.api.sandbox import router as sandbox_router
+
+        app.include_router(sandbox_router, prefix="/_sandbox/graph")
+    return app

