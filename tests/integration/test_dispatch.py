@@ -26,7 +26,7 @@ from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ringback.adapters.outbound.db.engine import build_engine
-from ringback.adapters.outbound.db.outbox import SqlOutbox
+from ringback.adapters.outbound.db.outbox import LEASE_EXPIRED, SqlOutbox
 from ringback.adapters.outbound.db.tables import call, message, message_event
 from ringback.adapters.outbound.whatsapp import WhatsAppCloudSender
 from ringback.bootstrap import Container, build_container, utc_now
@@ -403,6 +403,7 @@ async def test_message_of_a_dead_worker_is_taken_over_when_its_lease_expires_and
     assert await timeline(container.engine, message_id) == [
         ("queued", 0, None),
         ("sending", 1, None),
+        ("queued", 1, LEASE_EXPIRED),
         ("sending", 2, None),
         ("sent", 2, row.provider_message_id),
     ]

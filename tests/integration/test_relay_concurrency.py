@@ -175,3 +175,68 @@ async def test_outbound_missed_call_uses_the_callback_template(
     assert decision.template_type is not None
     assert decision.template_type.value == "CALLBACK_UNANSWERED"
     assert decision.outcome is Outcome.SENT
+
+
+async def test_missed_report_after_the_call_was_answered_is_stored_but_never_decided(
+    wide: Container, make_restaurant: MakeRestaurant, graph: respx.MockRouter
+) -> None:
+    tenant = await make_restaurant()
+    number = random_mobile()
+    answered = CallEvent(
+        source=Source.TELNYX,
+        external_id="session-1",
+        direction=Direction.INBOUND,
+        disposition=Disposition.ANSWERED,
+        raw_number=number,
+        occurred_at=dt.datetime.now(dt.UTC),
+    )
+    late_hangup = CallEvent(
+        source=Source.TELNYX,
+        external_id="session-1",
+        direction=Direction.INBOUND,
+        disposition=Disposition.MISSED,
+        raw_number=number,
+        occurred_at=dt.datetime.now(dt.UTC),
+    )
+    await wide.relay.handle(tenant.restaurant, answered)
+    decision = await wide.relay.handle(tenant.restaurant, late_hangup)
+    assert decision.outcome is None
+    async with wide.engine.connect() as conn:
+        row = (await conn.execute(select(call).where(call.c.id == decision.call_id))).one()
+    assert row.disposition == "answered"
+    assert row.decided_at is None
+    assert row.outcome is None
+    assert await _messages_to(wide, tenant.id) == 0
+    assert len(graph.calls) == 0
+
+
+async def test_answered_report_after_a_decided_missed_call_keeps_the_decision_and_recovers(
+    wide: Container, make_restaurant: MakeRestaurant, graph: respx.MockRouter
+) -> None:
+    tenant = await make_restaurant(send_delay_seconds=300)
+    number = random_mobile()
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    missed_first = CallEvent(
+        source=Source.TELNYX,
+        external_id="session-2",
+        direction=Direction.INBOUND,
+        disposition=Disposition.MISSED,
+        raw_number=number,
+        occurred_at=started,
+    )
+    decision = await wide.relay.handle(tenant.restaurant, missed_first)
+    assert decision.outcome is Outcome.QUEUED
+    callback = CallEvent(
+        source=Source.TELNYX,
+        external_id="session-3",
+        direction=Direction.OUTBOUND,
+        disposition=Disposition.ANSWERED,
+        raw_number=number,
+        occurred_at=dt.datetime.now(dt.UTC),
+    )
+    await wide.relay.handle(tenant.restaurant, callback)
+    async with wide.engine.connect() as conn:
+        row = (await conn.execute(select(call).where(call.c.id == decision.call_id))).one()
+    assert row.outcome == "QUEUED"
+    assert row.disposition == "missed"
+    assert row.recovered_at is not None

@@ -21,6 +21,8 @@ class StoredCall:
     claimed: bool
     """This notification won the right to decide (first missed notification for the key)."""
     decided: bool
+    answered: bool
+    """The call was reported answered (by this or an earlier notification)."""
     outcome: Outcome | None
     customer_id: int | None
     reservation_id: int | None

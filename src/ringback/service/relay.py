@@ -65,6 +65,10 @@ class RelayService:
         async with self._uow_factory() as uow:
             stored = await uow.relay.record_call(restaurant.id, event, reading.display, claim)
             if event.disposition is Disposition.MISSED and not stored.claimed:
+                if not stored.decided:
+                    # answered before this missed report: stored, never decided
+                    await uow.commit()
+                    return _undecided(stored, reading)
                 if stored.caller_phone_number != reading.display:
                     raise IdempotencyConflict(
                         event.external_id or "", stored.caller_phone_number, reading.display
@@ -204,6 +208,18 @@ class RelayService:
         if outcome is not Outcome.QUEUED:
             await self._dispatcher.record_outcome(call_id, outcome)
         return outcome
+
+
+def _undecided(stored: StoredCall, reading: PhoneReading) -> Decision:
+    return Decision(
+        call_id=stored.id,
+        outcome=None,
+        caller_phone_number=reading.display,
+        customer_id=stored.customer_id,
+        reservation_id=None,
+        template_type=None,
+        created_at=stored.created_at,
+    )
 
 
 def _duplicate(stored: StoredCall) -> Decision:

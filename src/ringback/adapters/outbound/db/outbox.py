@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import func, insert, literal, or_, select, update
+from sqlalchemy import Executable, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.dml import Update
 
@@ -15,6 +15,7 @@ from ringback.domain.model import MessageStatus, Outcome
 from ringback.domain.ports import ClaimedMessage
 
 _SENDING = MessageStatus.SENDING.value
+LEASE_EXPIRED = "lease expired: the previous holder stopped before recording a result"
 
 
 class SqlOutbox:
@@ -22,22 +23,48 @@ class SqlOutbox:
         self._engine = engine
 
     async def claim_due(self, limit: int, lease_seconds: float) -> list[ClaimedMessage]:
+        """Requeue messages whose holder's lease expired, then claim what is due."""
         now = func.now()
-        due = (
-            select(message.c.id)
+        expired = (
+            update(message)
             .where(
-                or_(
-                    (message.c.status == MessageStatus.QUEUED.value)
-                    & (message.c.next_attempt_at <= now),
-                    (message.c.status == _SENDING) & (message.c.lease_expires_at <= now),
+                message.c.id.in_(
+                    select(message.c.id)
+                    .where(message.c.status == _SENDING, message.c.lease_expires_at <= now)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                    .scalar_subquery()
                 )
             )
+            .values(
+                status=MessageStatus.QUEUED.value,
+                lease_token=None,
+                lease_expires_at=None,
+                next_attempt_at=now,
+                last_error=LEASE_EXPIRED,
+                updated_at=now,
+            )
+            .returning(message.c.id, message.c.attempts)
+            .cte("expired")
+        )
+        requeue = insert(message_event).from_select(
+            ["message_id", "status", "attempt", "detail"],
+            select(
+                expired.c.id,
+                literal(MessageStatus.QUEUED.value),
+                expired.c.attempts,
+                literal(LEASE_EXPIRED),
+            ),
+        )
+        due = (
+            select(message.c.id)
+            .where(message.c.status == MessageStatus.QUEUED.value, message.c.next_attempt_at <= now)
             .order_by(message.c.next_attempt_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
             .scalar_subquery()
         )
-        return await self._claim(message.c.id.in_(due), lease_seconds)
+        return await self._claim(message.c.id.in_(due), lease_seconds, before=requeue)
 
     async def claim(self, message_id: int, lease_seconds: float) -> ClaimedMessage | None:
         claimed = await self._claim(
@@ -48,7 +75,9 @@ class SqlOutbox:
         )
         return claimed[0] if claimed else None
 
-    async def _claim(self, condition: Any, lease_seconds: float) -> list[ClaimedMessage]:
+    async def _claim(
+        self, condition: Any, lease_seconds: float, before: Executable | None = None
+    ) -> list[ClaimedMessage]:
         token = uuid.uuid4()
         moved = (
             update(message)
@@ -81,6 +110,8 @@ class SqlOutbox:
             .cte("logged")
         )
         async with self._engine.begin() as conn:
+            if before is not None:
+                await conn.execute(before)
             rows = (await conn.execute(stmt)).all()
         return [
             ClaimedMessage(

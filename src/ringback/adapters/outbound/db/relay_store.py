@@ -61,17 +61,21 @@ class SqlRelayStore:
             decided_at=func.now() if claim_token else None,
             answered_at=event.occurred_at if event.disposition is Disposition.ANSWERED else None,
         )
+        # A call already answered is never decided later (a late or out-of-order hangup report).
+        open_call = call.c.decision_token.is_(None) & call.c.answered_at.is_(None)
         undecided = call.c.decision_token.is_(None)
         stmt = new.on_conflict_do_update(
             index_elements=[call.c.restaurant_id, call.c.source, call.c.external_id],
             set_={
                 "updated_at": func.now(),
                 "disposition": case(
-                    (undecided, new.excluded.disposition), else_=call.c.disposition
+                    (open_call, new.excluded.disposition), else_=call.c.disposition
                 ),
                 "direction": case((undecided, new.excluded.direction), else_=call.c.direction),
-                "decision_token": func.coalesce(call.c.decision_token, new.excluded.decision_token),
-                "decided_at": func.coalesce(call.c.decided_at, new.excluded.decided_at),
+                "decision_token": case(
+                    (open_call, new.excluded.decision_token), else_=call.c.decision_token
+                ),
+                "decided_at": case((open_call, new.excluded.decided_at), else_=call.c.decided_at),
                 "answered_at": func.coalesce(call.c.answered_at, new.excluded.answered_at),
                 "details": call.c.details.op("||")(new.excluded.details),
             },
@@ -84,6 +88,7 @@ class SqlRelayStore:
             call.c.reservation_id,
             call.c.template_type,
             call.c.created_at,
+            call.c.answered_at,
         )
         row = (await self._conn.execute(stmt)).one()
         return StoredCall(
@@ -91,6 +96,7 @@ class SqlRelayStore:
             caller_phone_number=row.caller_phone_number,
             claimed=claim_token is not None and row.decision_token == claim_token,
             decided=row.decision_token is not None,
+            answered=row.answered_at is not None,
             outcome=Outcome(row.outcome) if row.outcome else None,
             customer_id=row.customer_id,
             reservation_id=row.reservation_id,
