@@ -17,7 +17,7 @@ from ringback.adapters.outbound.db.outbox import SqlOutbox
 from ringback.adapters.outbound.db.tenancy_store import SqlTenancyStore
 from ringback.adapters.outbound.db.unit_of_work import SqlUnitOfWorkFactory
 from ringback.adapters.outbound.whatsapp import WhatsAppCloudSender
-from ringback.domain.ports import MessageSender
+from ringback.domain.ports import MessageSender, Metrics
 from ringback.service.dispatch import Dispatcher
 from ringback.service.relay import RelayService
 from ringback.settings import Settings
@@ -76,6 +76,7 @@ async def build_container(
     *,
     start_worker: bool = True,
     sender: MessageSender | None = None,
+    metrics: Metrics | None = None,
 ) -> Container:
     engine = build_engine(settings)
     http = build_http_client(settings)
@@ -86,12 +87,14 @@ async def build_container(
         max_attempts=settings.max_attempts,
         retry_base_seconds=settings.retry_base_seconds,
         clock=utc_now,
+        metrics=metrics,
     )
     relay = RelayService(
         SqlUnitOfWorkFactory(engine),
         dispatcher,
         inline_timeout=settings.inline_dispatch_timeout,
         clock=utc_now,
+        metrics=metrics,
     )
     container = Container(
         settings=settings,

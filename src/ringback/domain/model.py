@@ -131,6 +131,8 @@ class CallEvent:
     occurred_at: dt.datetime
     forced_outcome: Outcome | None = None
     details: dict[str, object] | None = None
+    recovers_call_id: int | None = None
+    """An answered call that also recovers this call, whatever its age (CCAI callbacks)."""
 
 
 @dataclass(frozen=True, slots=True)

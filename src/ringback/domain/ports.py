@@ -108,7 +108,9 @@ class RelayStore(Protocol):
         customer_id: int,
         answered_at: dt.datetime,
         since: dt.datetime,
-    ) -> None: ...
+    ) -> int: ...
+
+    async def mark_recovered(self, restaurant_id: int, call_id: int, at: dt.datetime) -> None: ...
 
 
 class UnitOfWork(Protocol):
@@ -181,3 +183,30 @@ class Outbox(Protocol):
     async def mark_failed(self, message: ClaimedMessage, error: str) -> bool: ...
 
     async def set_call_outcome(self, call_id: int, outcome: Outcome) -> None: ...
+
+
+class Metrics(Protocol):
+    """What the services report for monitoring; the HTTP edge exposes it (SPEC §8 /metrics)."""
+
+    def call_recorded(
+        self, source: str, direction: str, disposition: str, outcome: str | None
+    ) -> None: ...
+
+    def message_moved(self, status: str, count: int = 1) -> None: ...
+
+    def dispatch_observed(self, result: str, seconds: float) -> None: ...
+
+
+class NoMetrics:
+    """Metrics that go nowhere (unit tests, tools)."""
+
+    def call_recorded(
+        self, source: str, direction: str, disposition: str, outcome: str | None
+    ) -> None:
+        return None
+
+    def message_moved(self, status: str, count: int = 1) -> None:
+        return None
+
+    def dispatch_observed(self, result: str, seconds: float) -> None:
+        return None

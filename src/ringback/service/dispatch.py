@@ -10,11 +10,19 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 
 from ringback.domain import rules
 from ringback.domain.model import MessageStatus, Outcome
-from ringback.domain.ports import ClaimedMessage, MessageSender, Outbox, SendResult
+from ringback.domain.ports import (
+    ClaimedMessage,
+    MessageSender,
+    Metrics,
+    NoMetrics,
+    Outbox,
+    SendResult,
+)
 
 log = logging.getLogger("ringback.dispatch")
 
@@ -29,6 +37,7 @@ class Dispatcher:
         max_attempts: int,
         retry_base_seconds: float,
         clock: Callable[[], dt.datetime],
+        metrics: Metrics | None = None,
     ) -> None:
         self._outbox = outbox
         self._sender = sender
@@ -36,6 +45,7 @@ class Dispatcher:
         self._max_attempts = max_attempts
         self._retry_base = retry_base_seconds
         self._clock = clock
+        self._metrics = metrics or NoMetrics()
         self._background: set[asyncio.Task[MessageStatus | None]] = set()
 
     async def dispatch_within(self, message_id: int, seconds: float) -> MessageStatus | None:
@@ -84,11 +94,21 @@ class Dispatcher:
             await asyncio.wait(set(self._background), timeout=grace_seconds)
 
     async def _deliver(self, message: ClaimedMessage) -> MessageStatus | None:
+        self._metrics.message_moved(MessageStatus.SENDING.value)
+        started = time.perf_counter()
         try:
             result = await self._sender.send(message)
         except Exception as exc:  # a sender bug must not strand the lease until it expires
             log.exception("sender raised for message %s", message.id)
             result = SendResult(error=f"{type(exc).__name__}", transient=True)
+        kind = "sent" if result.accepted else ("transient" if result.transient else "permanent")
+        self._metrics.dispatch_observed(kind, time.perf_counter() - started)
+        status = await self._record(message, result)
+        if status is not None:
+            self._metrics.message_moved(status.value)
+        return status
+
+    async def _record(self, message: ClaimedMessage, result: SendResult) -> MessageStatus | None:
         if result.provider_message_id is not None:
             ok = await self._outbox.mark_sent(message, result.provider_message_id)
             return MessageStatus.SENT if ok else None

@@ -22,7 +22,9 @@ from ringback.domain.phone import NumberVerdict, PhoneReading, read_number
 from ringback.domain.ports import (
     CallResolution,
     CustomerRecord,
+    Metrics,
     NewMessage,
+    NoMetrics,
     RelayStore,
     ReservationRecord,
     StoredCall,
@@ -52,11 +54,13 @@ class RelayService:
         *,
         inline_timeout: float,
         clock: Callable[[], dt.datetime] = utc_now,
+        metrics: Metrics | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         self._dispatcher = dispatcher
         self._inline_timeout = inline_timeout
         self._clock = clock
+        self._metrics = metrics or NoMetrics()
 
     async def handle(self, restaurant: Restaurant, event: CallEvent) -> Decision:
         """Record the event and, for the first missed notification of its key, decide once."""
@@ -93,12 +97,21 @@ class RelayService:
                 verdict = await self._observe(uow.relay, restaurant, event, reading, stored)
                 message_id = None
             await uow.commit()
-        outcome = verdict.outcome
+        if message_id is not None:
+            self._metrics.message_moved(MessageStatus.QUEUED.value)
+        decided = event.disposition is Disposition.MISSED
+        outcome: Outcome | None = verdict.outcome if decided else None
         if verdict.message is not None and message_id is not None:
             outcome = await self._send_inline(stored.id, message_id, verdict.message)
+        self._metrics.call_recorded(
+            event.source.value,
+            event.direction.value,
+            event.disposition.value,
+            outcome.value if outcome else None,
+        )
         return Decision(
             call_id=stored.id,
-            outcome=outcome if event.disposition is Disposition.MISSED else None,
+            outcome=outcome,
             caller_phone_number=reading.display,
             customer_id=verdict.customer.id if verdict.customer else None,
             reservation_id=verdict.reservation.id if verdict.reservation else None,
@@ -184,17 +197,22 @@ class RelayService:
         stored: StoredCall,
     ) -> _Verdict:
         """Answered and other calls are stored; an answered one cancels and recovers (SPEC §3)."""
+        answered = event.disposition is Disposition.ANSWERED
+        if answered and event.recovers_call_id is not None:
+            await store.mark_recovered(restaurant.id, event.recovers_call_id, event.occurred_at)
         if reading.e164 is None:
             return _Verdict(Outcome.QUEUED)
         customer = await store.match_or_create_customer(restaurant.id, reading.e164)
         await store.link_customer(stored.id, customer.id)
-        if event.disposition is Disposition.ANSWERED:
-            await store.mark_answered(
+        if answered:
+            cancelled = await store.mark_answered(
                 restaurant.id,
                 customer.id,
                 event.occurred_at,
                 event.occurred_at - rules.RECOVERY_WINDOW,
             )
+            if cancelled:
+                self._metrics.message_moved(MessageStatus.CANCELLED.value, cancelled)
         return _Verdict(Outcome.QUEUED, customer=customer)
 
     async def _send_inline(self, call_id: int, message_id: int, message: NewMessage) -> Outcome:

@@ -216,8 +216,11 @@ class SqlRelayStore:
 
     async def mark_answered(
         self, restaurant_id: int, customer_id: int, answered_at: dt.datetime, since: dt.datetime
-    ) -> None:
-        """Cancel the customer's queued messages and mark their recent missed calls recovered."""
+    ) -> int:
+        """Cancel the customer's queued messages and mark their recent missed calls recovered.
+
+        Returns how many messages were cancelled.
+        """
         cancelled = (
             update(message)
             .where(
@@ -229,7 +232,7 @@ class SqlRelayStore:
             .returning(message.c.id, message.c.attempts)
             .cte("cancelled")
         )
-        await self._conn.execute(
+        logged = await self._conn.execute(
             insert(message_event).from_select(
                 ["message_id", "status", "attempt", "detail"],
                 select(
@@ -253,4 +256,17 @@ class SqlRelayStore:
                 )
             )
             .values(recovered_at=answered_at, updated_at=func.now())
+        )
+
+        return int(logged.rowcount or 0)
+
+    async def mark_recovered(self, restaurant_id: int, call_id: int, at: dt.datetime) -> None:
+        await self._conn.execute(
+            update(call)
+            .where(
+                call.c.id == call_id,
+                call.c.restaurant_id == restaurant_id,
+                call.c.recovered_at.is_(None),
+            )
+            .values(recovered_at=at, updated_at=func.now())
         )
