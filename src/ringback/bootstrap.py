@@ -17,7 +17,7 @@ from ringback.adapters.outbound.db.outbox import SqlOutbox
 from ringback.adapters.outbound.db.tenancy_store import SqlTenancyStore
 from ringback.adapters.outbound.db.unit_of_work import SqlUnitOfWorkFactory
 from ringback.adapters.outbound.whatsapp import WhatsAppCloudSender
-from ringback.domain.ports import MessageSender, Metrics
+from ringback.domain.ports import MessageSender, Metrics, NoMetrics
 from ringback.service.dispatch import Dispatcher
 from ringback.service.relay import RelayService
 from ringback.settings import Settings
@@ -38,6 +38,7 @@ class Container:
     relay: RelayService
     tenancy: SqlTenancyStore
     directory: SqlDirectoryStore
+    metrics: Metrics = field(default_factory=NoMetrics)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _worker: asyncio.Task[None] | None = None
 
@@ -78,6 +79,7 @@ async def build_container(
     sender: MessageSender | None = None,
     metrics: Metrics | None = None,
 ) -> Container:
+    metrics = metrics or NoMetrics()
     engine = build_engine(settings)
     http = build_http_client(settings)
     dispatcher = Dispatcher(
@@ -104,6 +106,7 @@ async def build_container(
         relay=relay,
         tenancy=SqlTenancyStore(engine),
         directory=SqlDirectoryStore(engine),
+        metrics=metrics,
     )
     if start_worker:
         container.start_worker()
