@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from ringback.adapters.inbound.admin.router import router as admin_router
 from ringback.adapters.inbound.partner.router import router as partner_router
+from ringback.adapters.inbound.zoho.router import router as zoho_router
 from ringback.api.errors import install_error_handlers
 from ringback.api.health import router as health_router
 from ringback.api.middleware import EdgeMiddleware
@@ -49,6 +50,7 @@ def create_app(
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health_router)
     app.include_router(partner_router)
+    app.include_router(zoho_router)
     app.include_router(admin_router)
     if settings.sandbox:
         from ringback.api.sandbox import router as sandbox_router

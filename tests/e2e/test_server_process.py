@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from ringback.domain.model import TokenKind
 from tests.conftest import MakeRestaurant, Tenant, random_mobile
 from tests.fakegraph import FakeGraph
 
@@ -46,6 +47,7 @@ async def server(database_url: str, fake_graph: FakeGraph) -> AsyncIterator[Serv
         "DATABASE_URL": database_url,
         "WHATSAPP_API_BASE_URL": fake_graph.base_url,
         "RINGBACK_RATE_LIMIT_PER_SECOND": "0",
+        "RINGBACK_INLINE_DISPATCH_TIMEOUT": "10",
         "RINGBACK_RETRY_BASE_SECONDS": "0.2",
         "RINGBACK_WORKER_POLL_SECONDS": "0.1",
         "RINGBACK_ADMIN_TOKEN": "e2e-admin-token-0123456789",
@@ -129,3 +131,25 @@ async def test_server_process_is_ready_and_answers_errors_in_the_envelope(server
     assert unauthorized.status_code == 401
     assert unauthorized.json()["error"]["code"] == "UNAUTHORIZED"
     assert "/api/partner/v1/missed-calls" in openapi.json()["paths"]
+
+
+async def test_zoho_callnotify_over_a_real_socket_reads_an_unencoded_plus(
+    server: Server, fake_graph: FakeGraph, make_restaurant: MakeRestaurant
+) -> None:
+    tenant = await make_restaurant()
+    number = random_mobile()
+    started = time.strftime("%Y-%m-%d+%H:%M:%S", time.gmtime())
+    body = (
+        f"type=received&state=missed&id=e2e-z1&from={number}&to=%2B33140000000&start_time={started}"
+    )
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        reply = await http.post(
+            "/phonebridge/v3/callnotify",
+            content=body,
+            headers={
+                "Authorization": f"Zoho-oauthtoken {tenant.tokens[TokenKind.ZOHO]}",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
+    assert reply.json() == {"status": "success", "code": "SUCCESS"}
+    assert len(fake_graph.requests_to(number.lstrip("+"))) == 1

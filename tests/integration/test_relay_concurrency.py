@@ -240,3 +240,23 @@ async def test_answered_report_after_a_decided_missed_call_keeps_the_decision_an
     assert row.outcome == "QUEUED"
     assert row.disposition == "missed"
     assert row.recovered_at is not None
+
+
+async def test_worker_polling_meanwhile_leaves_the_inline_send_to_the_request(
+    wide: Container, make_restaurant: MakeRestaurant, graph: respx.MockRouter
+) -> None:
+    tenant = await make_restaurant()
+    stop = asyncio.Event()
+    worker = asyncio.create_task(
+        wide.dispatcher.run_forever(stop, batch_size=20, poll_seconds=0.001)
+    )
+    try:
+        decisions = [
+            await wide.relay.handle(tenant.restaurant, missed(random_mobile(), None))
+            for _ in range(20)
+        ]
+    finally:
+        stop.set()
+        await worker
+    assert [d.outcome for d in decisions] == [Outcome.SENT] * 20
+    assert len(graph.calls) == 20

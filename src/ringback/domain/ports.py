@@ -54,6 +54,8 @@ class NewMessage:
     template: Template
     parameters: Sequence[str]
     due_at: dt.datetime
+    worker_after: dt.datetime
+    """When a worker may take it: ``due_at``, or later while the request itself tries it inline."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -170,6 +170,7 @@ class RelayService:
         template = restaurant.whatsapp.templates.get(template_type)
         if template is None:
             return found(Outcome.SKIPPED_NO_TEMPLATE, template_type)
+        due = rules.due_at(now, restaurant)
         message = NewMessage(
             restaurant_id=restaurant.id,
             call_id=stored.id,
@@ -184,7 +185,8 @@ class RelayService:
                 reservation.start_at if reservation else None,
                 reservation.party_size if reservation else None,
             ),
-            due_at=rules.due_at(now, restaurant),
+            due_at=due,
+            worker_after=due + self._inline_window(due, now),
         )
         return _Verdict(Outcome.QUEUED, customer, reservation, template_type, message)
 
@@ -214,6 +216,14 @@ class RelayService:
             if cancelled:
                 self._metrics.message_moved(MessageStatus.CANCELLED.value, cancelled)
         return _Verdict(Outcome.QUEUED, customer=customer)
+
+    def _inline_window(self, due: dt.datetime, now: dt.datetime) -> dt.timedelta:
+        """A message the request will send itself is the request's for the inline window, so a
+        worker polling meanwhile cannot take it first; if the process dies, a worker takes it after.
+        """
+        if self._inline_timeout <= 0 or due > now:
+            return dt.timedelta(0)
+        return dt.timedelta(seconds=self._inline_timeout)
 
     async def _send_inline(self, call_id: int, message_id: int, message: NewMessage) -> Outcome:
         """Try the send now, within the inline deadline; the worker owns anything left over."""

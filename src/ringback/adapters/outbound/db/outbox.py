@@ -67,10 +67,9 @@ class SqlOutbox:
         return await self._claim(message.c.id.in_(due), lease_seconds, before=requeue)
 
     async def claim(self, message_id: int, lease_seconds: float) -> ClaimedMessage | None:
+        """Claim one queued message now (the inline attempt; it is due, though reserved for it)."""
         claimed = await self._claim(
-            (message.c.id == message_id)
-            & (message.c.status == MessageStatus.QUEUED.value)
-            & (message.c.next_attempt_at <= func.now()),
+            (message.c.id == message_id) & (message.c.status == MessageStatus.QUEUED.value),
             lease_seconds,
         )
         return claimed[0] if claimed else None

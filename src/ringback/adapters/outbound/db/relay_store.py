@@ -178,7 +178,7 @@ class SqlRelayStore:
                 template_language=new.template.language,
                 parameters=list(new.parameters),
                 status=MessageStatus.QUEUED.value,
-                next_attempt_at=new.due_at,
+                next_attempt_at=new.worker_after,
             )
             .returning(message.c.id)
             .cte("created")

@@ -1,0 +1,1 @@
+"""The Zoho PhoneBridge callnotify door (SPEC §5)."""

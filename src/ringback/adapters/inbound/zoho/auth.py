@@ -1,0 +1,20 @@
+"""Zoho credentials: ``Authorization: Zoho-oauthtoken <zoho token>``."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from ringback.api.auth import require_credential
+from ringback.api.errors import unauthorized
+from ringback.domain.model import Restaurant, TokenKind
+from ringback.domain.tenancy import restaurant_from_settings
+
+_KINDS = frozenset({TokenKind.ZOHO})
+
+
+async def zoho_restaurant(request: Request) -> Restaurant:
+    token = require_credential(request, "Zoho-oauthtoken")
+    row = await request.app.state.container.tenancy.authenticate(token, _KINDS)
+    if row is None:
+        raise unauthorized()
+    return restaurant_from_settings(row)

@@ -1,0 +1,101 @@
+"""Zoho form → call event. Every unreadable or missing parameter is reported by name."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from urllib.parse import parse_qsl
+
+from ringback.adapters.inbound.zoho.schemas import (
+    CALL_TYPES,
+    FORCED,
+    MANDATORY,
+    START_TIME_FORMAT,
+    disposition_of,
+)
+from ringback.api.errors import ApiError
+from ringback.domain.model import CallEvent, Disposition, Source
+
+_STATE = re.compile(r"^[a-z_]{1,32}$")
+_UNENCODED_PLUS = re.compile(r"^ (?=[1-9])")  # country codes never start with 0
+
+
+def required_missing(params: list[str]) -> ApiError:
+    return ApiError(
+        400,
+        "REQUIRED_PARAM_MISSING",
+        "Required parameter(s) missing: " + ", ".join(params),
+        details={"params": params},
+    )
+
+
+def invalid_value(param: str, reason: str) -> ApiError:
+    return ApiError(
+        400, "INVALID_PARAM_VALUE", f"Invalid value for '{param}': {reason}",
+        details={"params": [param]},
+    )  # fmt: skip
+
+
+def parse_form(body: bytes, query: str) -> dict[str, str]:
+    """Query parameters, overridden by the form body; values trimmed."""
+    fields: dict[str, str] = {}
+    for source, raw in (("query", query.encode()), ("body", body)):
+        try:
+            pairs = parse_qsl(
+                raw.decode("utf-8"), keep_blank_values=True, errors="strict", max_num_fields=64
+            )
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise invalid_value(source, "not a UTF-8 form-encoded string") from exc
+        fields.update(pairs)
+    return fields
+
+
+def phone_param(value: str) -> str:
+    """A ``+`` sent unencoded arrives as a space: read it as the ``+`` it was."""
+    return _UNENCODED_PLUS.sub("+", value)
+
+
+def parse_start_time(value: str) -> dt.datetime:
+    try:
+        naive = dt.datetime.strptime(value.strip(), START_TIME_FORMAT)  # noqa: DTZ007 - GMT by spec
+    except ValueError as exc:
+        raise invalid_value("start_time", "expected yyyy-MM-dd HH:mm:ss (GMT)") from exc
+    return naive.replace(tzinfo=dt.UTC)
+
+
+def to_event(fields: dict[str, str], received_at: dt.datetime) -> CallEvent:
+    present = {name: value.strip() for name, value in fields.items() if value.strip()}
+    missing = [name for name in MANDATORY if name not in present]
+    call_type = present.get("type", "").lower()
+    state = present.get("state", "").lower()
+    disposition = disposition_of(call_type, state)
+    if disposition is Disposition.MISSED and "start_time" not in present:
+        missing.append("start_time")
+    if missing:
+        raise required_missing(missing)
+    if call_type not in CALL_TYPES:
+        raise invalid_value("type", "expected received or dialed")
+    if not _STATE.match(state):
+        raise invalid_value("state", "not a call state")
+    occurred_at = (
+        parse_start_time(present["start_time"]) if "start_time" in present else received_at
+    )
+    number_param = customer_param(fields)
+    details: dict[str, object] = {"zoho_state": state}
+    for extra in ("zohouser", "voiceuri", "duration"):
+        if extra in present:
+            details[f"zoho_{extra}"] = present[extra][:2048]
+    return CallEvent(
+        source=Source.ZOHO,
+        external_id=present["id"][:128],
+        direction=CALL_TYPES[call_type],
+        disposition=disposition,
+        raw_number=phone_param(fields[number_param].rstrip()),
+        occurred_at=occurred_at,
+        forced_outcome=FORCED.get(state) if call_type == "dialed" else None,
+        details=details,
+    )
+
+
+def customer_param(fields: dict[str, str]) -> str:
+    return "from" if fields.get("type", "").strip().lower() == "received" else "to"
