@@ -9,6 +9,8 @@ from fastapi import FastAPI
 
 from ringback.adapters.inbound.admin.router import router as admin_router
 from ringback.adapters.inbound.partner.router import router as partner_router
+from ringback.adapters.inbound.telnyx.router import router as telnyx_router
+from ringback.adapters.inbound.whatsapp.router import router as whatsapp_router
 from ringback.adapters.inbound.zoho.router import router as zoho_router
 from ringback.api.errors import install_error_handlers
 from ringback.api.health import router as health_router
@@ -52,6 +54,8 @@ def create_app(
     app.include_router(partner_router)
     app.include_router(zoho_router)
     app.include_router(admin_router)
+    app.include_router(whatsapp_router)
+    app.include_router(telnyx_router)
     if settings.sandbox:
         from ringback.api.sandbox import router as sandbox_router
 

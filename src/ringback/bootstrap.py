@@ -7,18 +7,22 @@ import contextlib
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ringback.adapters.outbound.db.call_lookup import SqlCallLookup
 from ringback.adapters.outbound.db.directory_store import SqlDirectoryStore
 from ringback.adapters.outbound.db.engine import build_engine
 from ringback.adapters.outbound.db.outbox import SqlOutbox
+from ringback.adapters.outbound.db.receipts_store import SqlReceiptStore
 from ringback.adapters.outbound.db.tenancy_store import SqlTenancyStore
 from ringback.adapters.outbound.db.unit_of_work import SqlUnitOfWorkFactory
 from ringback.adapters.outbound.whatsapp import WhatsAppCloudSender
 from ringback.domain.ports import MessageSender, Metrics, NoMetrics
 from ringback.service.dispatch import Dispatcher
+from ringback.service.receipts import ReceiptsService
 from ringback.service.relay import RelayService
 from ringback.settings import Settings
 
@@ -41,6 +45,14 @@ class Container:
     metrics: Metrics = field(default_factory=NoMetrics)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _worker: asyncio.Task[None] | None = None
+
+    @cached_property
+    def receipts(self) -> ReceiptsService:
+        return ReceiptsService(SqlReceiptStore(self.engine), metrics=self.metrics)
+
+    @cached_property
+    def calls(self) -> SqlCallLookup:
+        return SqlCallLookup(self.engine)
 
     def start_worker(self) -> None:
         if self._worker is None:
@@ -83,7 +95,7 @@ async def build_container(
     engine = build_engine(settings)
     http = build_http_client(settings)
     dispatcher = Dispatcher(
-        SqlOutbox(engine),
+        SqlOutbox(engine, metrics=metrics),
         sender or WhatsAppCloudSender(http, settings.whatsapp_api_base_url),
         lease_seconds=settings.lease_seconds,
         max_attempts=settings.max_attempts,

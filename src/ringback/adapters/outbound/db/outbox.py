@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import Executable, func, insert, literal, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import Update
 
+from ringback.adapters.outbound.db.receipts_store import SqlReceiptTransaction
 from ringback.adapters.outbound.db.tables import call, message, message_event, restaurant
 from ringback.domain.model import MessageStatus, Outcome
-from ringback.domain.ports import ClaimedMessage
+from ringback.domain.ports import ClaimedMessage, Metrics, NoMetrics
 
 _SENDING = MessageStatus.SENDING.value
 LEASE_EXPIRED = "lease expired: the previous holder stopped before recording a result"
 
 
 class SqlOutbox:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, metrics: Metrics | None = None) -> None:
         self._engine = engine
+        self._metrics = metrics or NoMetrics()
 
     async def claim_due(self, limit: int, lease_seconds: float) -> list[ClaimedMessage]:
         """Requeue messages whose holder's lease expired, then claim what is due."""
@@ -128,7 +131,14 @@ class SqlOutbox:
         ]
 
     async def _move(
-        self, held: ClaimedMessage, status: MessageStatus, detail: str | None, **values: Any
+        self,
+        held: ClaimedMessage,
+        status: MessageStatus,
+        detail: str | None,
+        *,
+        first: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+        then: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+        **values: Any,
     ) -> bool:
         """Move a message we hold; a lost lease (another worker took it over) moves nothing."""
         moved: Update = (
@@ -153,17 +163,39 @@ class SqlOutbox:
             select(cte.c.id, literal(status.value), cte.c.attempts, literal(detail)),
         )
         async with self._engine.begin() as conn:
+            if first is not None:
+                await first(conn)
             result = await conn.execute(stmt)
+            if result.rowcount and then is not None:
+                await then(conn)
         return bool(result.rowcount)
 
     async def mark_sent(self, held: ClaimedMessage, provider_message_id: str) -> bool:
-        return await self._move(
+        """Record the provider's id and, in the same transaction, the receipts kept for it."""
+        receipts: list[MessageStatus] = []
+
+        async def lock(conn: AsyncConnection) -> None:
+            await SqlReceiptTransaction(conn).lock_provider_id(provider_message_id)
+
+        async def apply_kept(conn: AsyncConnection) -> None:
+            receipts.extend(
+                await SqlReceiptTransaction(conn).apply_pending(
+                    held.id, provider_message_id, held.phone_number_id
+                )
+            )
+
+        sent = await self._move(
             held,
             MessageStatus.SENT,
             provider_message_id,
+            first=lock,
+            then=apply_kept,
             provider_message_id=provider_message_id,
             last_error=None,
         )
+        for status in receipts:
+            self._metrics.message_moved(status.value)
+        return sent
 
     async def mark_retry(
         self, held: ClaimedMessage, error: str, next_attempt_at: dt.datetime
