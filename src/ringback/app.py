@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ringback.adapters.inbound.admin.router import router as admin_router
+from ringback.adapters.inbound.ccai.router import router as ccai_router
 from ringback.adapters.inbound.partner.router import router as partner_router
 from ringback.adapters.inbound.telnyx.router import router as telnyx_router
 from ringback.adapters.inbound.whatsapp.router import router as whatsapp_router
@@ -46,6 +47,9 @@ def create_app(
     app.state.rate_limits = TokenBuckets(
         settings.rate_limit_per_second, 2 * settings.rate_limit_per_second
     )
+    app.state.ccai_rate_limits = TokenBuckets(
+        settings.ccai_rate_limit_per_second, settings.ccai_rate_limit_per_second
+    )
     if container is not None:
         app.state.container = container
     install_error_handlers(app)
@@ -54,6 +58,7 @@ def create_app(
     app.include_router(partner_router)
     app.include_router(zoho_router)
     app.include_router(admin_router)
+    app.include_router(ccai_router)
     app.include_router(whatsapp_router)
     app.include_router(telnyx_router)
     if settings.sandbox:

@@ -13,6 +13,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ringback.adapters.outbound.db.call_lookup import SqlCallLookup
+from ringback.adapters.outbound.db.ccai_store import SqlCcaiStore
 from ringback.adapters.outbound.db.directory_store import SqlDirectoryStore
 from ringback.adapters.outbound.db.engine import build_engine
 from ringback.adapters.outbound.db.outbox import SqlOutbox
@@ -45,6 +46,10 @@ class Container:
     metrics: Metrics = field(default_factory=NoMetrics)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _worker: asyncio.Task[None] | None = None
+
+    @cached_property
+    def ccai(self) -> SqlCcaiStore:
+        return SqlCcaiStore(self.engine)
 
     @cached_property
     def receipts(self) -> ReceiptsService:

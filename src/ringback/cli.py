@@ -264,7 +264,25 @@ def demo_settings() -> dict[str, Any]:
             },
             "fallback_first_name": "there",
         },
+        "ccai": DEMO_CCAI,
     }
+
+
+DEMO_CCAI: dict[str, Any] = {
+    "languages": ["en", "fr"],
+    "menus": [
+        {"id": 1, "name": "Reservations", "menu_type": "ivr_menu", "state": "open",
+         "output_msg": "You selected reservations."},
+        {"id": 2, "name": "App callback", "menu_type": "mobile_menu", "state": "open"},
+        {"id": 3, "name": "Web callback", "menu_type": "web_menu", "state": "open"},
+    ],
+    "agents": [
+        {"id": 1, "email": "host@demo-bistro.example", "name": "Alex Host",
+         "first_name": "Alex", "last_name": "Host", "available": True, "can_call": True},
+    ],
+    "outbound_numbers": [{"number": "+33184880000", "default": True}],
+    "tickets": {"T-1001": "+33612345678"},
+}  # fmt: skip
 
 
 def random_french_mobile() -> str:

@@ -137,12 +137,25 @@ async def update_restaurant(
                     "summary": "Quiet hours",
                     "value": {"quiet_hours": {"start": "22:00", "end": "08:30"}},
                 },
+                "ccai": {
+                    "summary": "CCAI call API settings (keys left out inside `ccai` are kept)",
+                    "value": {
+                        "ccai": {
+                            "languages": ["en", "fr"],
+                            "menus": [{"id": 1, "name": "Bookings", "menu_type": "ivr_menu"}],
+                            "agents": [{"id": 1, "email": "host@example.com", "name": "Host"}],
+                            "outbound_numbers": [{"number": "+33184880000", "default": True}],
+                            "tickets": {"T-1": "+33612345678"},
+                        }
+                    },
+                },
             }
         ),
     ],
     request: Request,
 ) -> Envelope[RestaurantOut]:
-    """Replace the top-level keys given; inside `whatsapp` an omitted `access_token` is kept."""
+    """Replace the top-level keys given; inside `whatsapp` an omitted `access_token` is kept;
+    inside `ccai` the keys left out are kept."""
     store = _store(request)
     stored = await _restaurant_row(store, restaurant_id)
     values = body.to_values(stored)

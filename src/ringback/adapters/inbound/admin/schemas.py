@@ -15,6 +15,7 @@ from pydantic import (
     field_validator,
 )
 
+from ringback.adapters.inbound.admin.ccai_schemas import CcaiIn, ccai_out, ccai_values
 from ringback.api.formats import iso_z
 from ringback.domain.model import TemplateType, TokenKind
 from ringback.domain.tenancy import is_country, is_timezone
@@ -49,6 +50,7 @@ _REQUIRED_WHEN_GIVEN = (
     "max_call_age_hours",
     "send_delay_seconds",
     "whatsapp",
+    "ccai",
 )
 
 
@@ -144,10 +146,12 @@ class RestaurantCreate(RestaurantSettings):
     max_call_age_hours: float = Field(default=24, gt=0, le=MAX_HOURS)
     send_delay_seconds: int = Field(default=0, ge=0, le=MAX_DELAY_SECONDS)
     whatsapp: WhatsAppIn = Field(default_factory=WhatsAppIn)
+    ccai: CcaiIn = Field(default_factory=CcaiIn)
 
     def to_values(self) -> dict[str, Any]:
         values = self.model_dump(exclude={"whatsapp"}, mode="json")
         values["whatsapp"] = whatsapp_values(self.whatsapp, stored=None)
+        values["ccai"] = ccai_values(self.ccai, stored=None)
         if values["slug"] is None:
             del values["slug"]
         return values
@@ -164,6 +168,7 @@ class RestaurantUpdate(RestaurantSettings):
     max_call_age_hours: float | None = Field(default=None, gt=0, le=MAX_HOURS)
     send_delay_seconds: int | None = Field(default=None, ge=0, le=MAX_DELAY_SECONDS)
     whatsapp: WhatsAppIn | None = None
+    ccai: CcaiIn | None = None
 
     @field_validator(*_REQUIRED_WHEN_GIVEN, "slug", mode="before")
     @classmethod
@@ -174,9 +179,11 @@ class RestaurantUpdate(RestaurantSettings):
 
     def to_values(self, stored: dict[str, Any]) -> dict[str, Any]:
         """The columns to write, given the stored restaurant."""
-        given = self.model_dump(exclude_unset=True, exclude={"whatsapp"}, mode="json")
+        given = self.model_dump(exclude_unset=True, exclude={"whatsapp", "ccai"}, mode="json")
         if self.whatsapp is not None:
             given["whatsapp"] = whatsapp_values(self.whatsapp, stored=stored.get("whatsapp"))
+        if self.ccai is not None:
+            given["ccai"] = ccai_values(self.ccai, stored=stored.get("ccai"))
         return given
 
 
@@ -217,6 +224,7 @@ class RestaurantOut(BaseModel):
     quiet_hours: QuietHoursOut | None
     telnyx_public_key: str | None
     whatsapp: WhatsAppOut
+    ccai: dict[str, Any]
     created_at: str
     updated_at: str
 
@@ -247,6 +255,7 @@ class RestaurantOut(BaseModel):
                 },
                 fallback_first_name=wa.get("fallback_first_name"),
             ),
+            ccai=ccai_out(row.get("ccai")),
             created_at=iso_z(row["created_at"]) or "",
             updated_at=iso_z(row["updated_at"]) or "",
         )
