@@ -9,12 +9,16 @@ from fastapi import FastAPI
 
 from ringback.adapters.inbound.admin.router import router as admin_router
 from ringback.adapters.inbound.ccai.router import router as ccai_router
+from ringback.adapters.inbound.ops.dashboard import router as ops_dashboard_router
+from ringback.adapters.inbound.ops.router import router as ops_router
 from ringback.adapters.inbound.partner.router import router as partner_router
 from ringback.adapters.inbound.telnyx.router import router as telnyx_router
 from ringback.adapters.inbound.whatsapp.router import router as whatsapp_router
 from ringback.adapters.inbound.zoho.router import router as zoho_router
 from ringback.api.errors import install_error_handlers
 from ringback.api.health import router as health_router
+from ringback.api.metrics import HttpMetricsMiddleware, PrometheusMetrics
+from ringback.api.metrics import router as metrics_router
 from ringback.api.middleware import EdgeMiddleware
 from ringback.api.ratelimit import TokenBuckets
 from ringback.bootstrap import Container, build_container
@@ -22,15 +26,21 @@ from ringback.settings import Settings
 
 
 def create_app(
-    settings: Settings, container: Container | None = None, *, run_worker: bool = True
+    settings: Settings,
+    container: Container | None = None,
+    *,
+    run_worker: bool = True,
+    metrics: PrometheusMetrics | None = None,
 ) -> FastAPI:
+    http_metrics = metrics or PrometheusMetrics.from_environment()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if container is not None:
             app.state.container = container
             yield
             return
-        built = await build_container(settings, start_worker=run_worker)
+        built = await build_container(settings, start_worker=run_worker, metrics=http_metrics)
         app.state.container = built
         try:
             yield
@@ -44,6 +54,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = http_metrics
     app.state.rate_limits = TokenBuckets(
         settings.rate_limit_per_second, 2 * settings.rate_limit_per_second
     )
@@ -54,7 +65,11 @@ def create_app(
         app.state.container = container
     install_error_handlers(app)
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(HttpMetricsMiddleware, metrics=http_metrics, router_app=app)
     app.include_router(health_router)
+    app.include_router(metrics_router)
+    app.include_router(ops_router)
+    app.include_router(ops_dashboard_router)
     app.include_router(partner_router)
     app.include_router(zoho_router)
     app.include_router(admin_router)

@@ -16,6 +16,7 @@ from ringback.adapters.outbound.db.call_lookup import SqlCallLookup
 from ringback.adapters.outbound.db.ccai_store import SqlCcaiStore
 from ringback.adapters.outbound.db.directory_store import SqlDirectoryStore
 from ringback.adapters.outbound.db.engine import build_engine
+from ringback.adapters.outbound.db.ops_store import SqlOpsStore
 from ringback.adapters.outbound.db.outbox import SqlOutbox
 from ringback.adapters.outbound.db.receipts_store import SqlReceiptStore
 from ringback.adapters.outbound.db.tenancy_store import SqlTenancyStore
@@ -23,6 +24,7 @@ from ringback.adapters.outbound.db.unit_of_work import SqlUnitOfWorkFactory
 from ringback.adapters.outbound.whatsapp import WhatsAppCloudSender
 from ringback.domain.ports import MessageSender, Metrics, NoMetrics
 from ringback.service.dispatch import Dispatcher
+from ringback.service.ops import OpsService
 from ringback.service.receipts import ReceiptsService
 from ringback.service.relay import RelayService
 from ringback.settings import Settings
@@ -50,6 +52,14 @@ class Container:
     @cached_property
     def ccai(self) -> SqlCcaiStore:
         return SqlCcaiStore(self.engine)
+
+    @cached_property
+    def ops_store(self) -> SqlOpsStore:
+        return SqlOpsStore(self.engine)
+
+    @cached_property
+    def ops(self) -> OpsService:
+        return OpsService(self.ops_store, clock=utc_now, metrics=self.metrics)
 
     @cached_property
     def receipts(self) -> ReceiptsService:

@@ -11,8 +11,10 @@ import logging
 import os
 import secrets
 import shlex
+import shutil
 import signal
 import sys
+import tempfile
 import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
@@ -31,6 +33,7 @@ from ringback.adapters.outbound.db.directory_store import CustomerInput, Reserva
 from ringback.adapters.outbound.db.embedded import embedded_database_url
 from ringback.adapters.outbound.db.migrate import head_revision, upgrade_to_head
 from ringback.adapters.outbound.db.tables import ApiTokenRow
+from ringback.api.metrics import PrometheusMetrics
 from ringback.bootstrap import Container, build_container
 from ringback.domain.model import TokenKind
 from ringback.domain.tenancy import mint_token
@@ -177,6 +180,12 @@ def serve(args: argparse.Namespace, settings: Settings, url: str) -> int:
 
     env = serve_environment(args, settings, url)
     os.environ.update(env)
+    metrics_dir = None
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # prometheus-client's multiprocess mode: each process writes its figures there and a
+        # scrape sums them (SPEC §8); the processes read the variable when they start.
+        metrics_dir = tempfile.mkdtemp(prefix="ringback-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     if "WHATSAPP_API_BASE_URL" in env:
         log.info("sandbox: WhatsApp messages go to %s", env["WHATSAPP_API_BASE_URL"])
     # uvicorn re-raises the SIGTERM it handled; exit through SystemExit instead, so that atexit
@@ -194,6 +203,9 @@ def serve(args: argparse.Namespace, settings: Settings, url: str) -> int:
         )
     except KeyboardInterrupt:
         return 130
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 
@@ -207,7 +219,9 @@ async def run_worker(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    container = await build_container(settings, start_worker=True)
+    # With PROMETHEUS_MULTIPROC_DIR shared with the servers, their /metrics include this worker.
+    metrics = PrometheusMetrics.from_environment()
+    container = await build_container(settings, start_worker=True, metrics=metrics)
     log.info("outbox worker running (pid %s)", os.getpid())
     try:
         await stop.wait()

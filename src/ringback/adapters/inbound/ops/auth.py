@@ -1,0 +1,147 @@
+"""Ops credentials (SPEC §2): ``Authorization: Bearer <ops token | admin token>`` or the dashboard's
+``ringback_ops`` session cookie. An ops token sees its restaurant; the admin token sees any one and
+chooses it with ``restaurant_id`` (422 naming it when missing).
+
+The cookie holds a random session id (32 bytes); the database keeps only its hash, beside the
+hash of the token that signed in. Every request checks that token again (an ops token must still
+be live; an admin session must match the current ``RINGBACK_ADMIN_TOKEN``), so revoking or rotating
+the token ends its sessions, and a stolen database row is no credential.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from ringback.api.auth import credential, enforce_rate_limit
+from ringback.api.errors import not_found, unauthorized, validation_error
+from ringback.api.formats import parse_id
+from ringback.bootstrap import Container
+from ringback.domain.model import Restaurant, TokenKind
+from ringback.domain.tenancy import hash_token, restaurant_from_settings
+from ringback.settings import Settings
+
+SESSION_COOKIE = "ringback_ops"
+SESSION_TTL = dt.timedelta(hours=12)
+_KINDS = frozenset({TokenKind.OPS})
+
+
+@dataclass(frozen=True, slots=True)
+class OpsCaller:
+    restaurant: Restaurant
+    admin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who signed in, before a restaurant is chosen: an ops token's restaurant, or the admin."""
+
+    admin: bool
+    token_hash: str
+    restaurant: Restaurant | None
+
+
+def container_of(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+def admin_token_hash(settings: Settings) -> str | None:
+    secret = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    return hash_token(secret) if secret else None
+
+
+def is_admin_token(settings: Settings, token: str) -> bool:
+    expected = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    if not expected:
+        return False
+    return hmac.compare_digest(token.encode("utf-8"), expected.encode("utf-8"))
+
+
+async def identify_token(request: Request, token: str) -> Identity | None:
+    """An ops or admin token (the sign-in form and the Bearer header)."""
+    settings: Settings = request.app.state.settings
+    if is_admin_token(settings, token):
+        return Identity(True, hash_token(token), None)
+    row = await container_of(request).tenancy.authenticate(token, _KINDS)
+    if row is None:
+        return None
+    return Identity(False, row["token_hash"], restaurant_from_settings(row))
+
+
+async def identify_session(request: Request) -> Identity | None:
+    value = request.cookies.get(SESSION_COOKIE)
+    if not value or len(value) > 128:
+        return None
+    store = container_of(request).ops_store
+    found = await store.find_session(hash_token(value))
+    if found is None:
+        return None
+    token_hash, admin = found
+    if admin:
+        current = admin_token_hash(request.app.state.settings)
+        if current is None or not hmac.compare_digest(current, token_hash):
+            return None
+        return Identity(True, token_hash, None)
+    row = await store.restaurant_of_token_hash(token_hash)
+    if row is None:
+        return None
+    return Identity(False, token_hash, restaurant_from_settings(row))
+
+
+async def start_session(request: Request, identity: Identity) -> str:
+    """A new session for ``identity``; returns the cookie value."""
+    value = secrets.token_urlsafe(32)
+    await container_of(request).ops_store.create_session(
+        hash_token(value), identity.token_hash, identity.admin, SESSION_TTL
+    )
+    return value
+
+
+async def end_session(request: Request) -> None:
+    value = request.cookies.get(SESSION_COOKIE)
+    if value and len(value) <= 128:
+        await container_of(request).ops_store.end_session(hash_token(value))
+
+
+async def chosen_restaurant(request: Request) -> Restaurant:
+    """The admin's ``restaurant_id`` (query parameter)."""
+    raw = request.query_params.get("restaurant_id")
+    if raw is None or not raw.strip():
+        raise validation_error(
+            [
+                {
+                    "field": "query.restaurant_id",
+                    "message": "the admin token must choose a restaurant with restaurant_id",
+                }
+            ]
+        )
+    number = parse_id(raw.strip())
+    if number is None:
+        raise validation_error([{"field": "query.restaurant_id", "message": "not an id"}])
+    row = await container_of(request).tenancy.get_restaurant(number)
+    if row is None:
+        raise not_found("Restaurant not found")
+    return restaurant_from_settings(row)
+
+
+async def ops_caller(request: Request) -> OpsCaller:
+    """The Authorization header when present (a bad one is 401, never a fall back to the cookie),
+    else the session cookie."""
+    if "authorization" in request.headers:
+        token = credential(request, "Bearer")
+        identity = await identify_token(request, token) if token else None
+    else:
+        identity = await identify_session(request)
+    if identity is None:
+        raise unauthorized()
+    enforce_rate_limit(
+        request.app.state.rate_limits, "admin" if identity.admin else identity.token_hash
+    )
+    if identity.restaurant is not None:
+        return OpsCaller(identity.restaurant, admin=False)
+    return OpsCaller(await chosen_restaurant(request), admin=True)

@@ -1,0 +1,48 @@
+"""The operations benchmark at smoke size (SPEC §9): it seeds, measures and reports every figure.
+Timings are printed, never asserted."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.sql]
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "ops_bench.py"
+
+
+def test_ops_bench_reports_every_figure_at_smoke_size(pg_server_url: str) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH),
+            "--rows",
+            "3000",
+            "--runs",
+            "1",
+            "--database-url",
+            pg_server_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "3,000 calls in one restaurant" in out
+    for figure in (
+        "first page (50)",
+        "rows deep",
+        "filter source=telnyx",
+        "filter message_status=failed",
+        "filter phone",
+        "filter recovered=true",
+        "stats, 30 days by day",
+        "CSV peak memory growth",
+    ):
+        assert figure in out, figure
+    assert "CSV: 3,000 rows" in out
