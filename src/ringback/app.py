@@ -20,6 +20,7 @@ from ringback.api.health import router as health_router
 from ringback.api.metrics import HttpMetricsMiddleware, PrometheusMetrics
 from ringback.api.metrics import router as metrics_router
 from ringback.api.middleware import EdgeMiddleware
+from ringback.api.openapi import document_native_errors
 from ringback.api.ratelimit import TokenBuckets
 from ringback.bootstrap import Container, build_container
 from ringback.settings import Settings
@@ -64,6 +65,7 @@ def create_app(
     if container is not None:
         app.state.container = container
     install_error_handlers(app)
+    document_native_errors(app)
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware, metrics=http_metrics, router_app=app)
     app.include_router(health_router)

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     graph_timeout_seconds: float = Field(default=10, gt=0)
     db_pool_size: int = Field(default=10, ge=1)
     db_connect_timeout_seconds: float = Field(default=1.0, gt=0)
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    """How long a request waits for a free pooled connection under load (not an outage)."""
     db_statement_timeout_seconds: float = Field(default=10, gt=0)
     max_body_bytes: int = 256 * 1024
     sandbox: bool = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from ringback.domain.errors import Conflict, IdempotencyConflict, NotFound
 
@@ -90,6 +91,10 @@ def register_renderer(prefix: str, renderer: Renderer) -> None:
 
 
 def render(request: Request, error: ApiError) -> Response:
+    if not error.message.isascii():
+        # A message may quote the input: an unpaired surrogate in it would break the JSON reply.
+        printable = error.message.encode("utf-8", "backslashreplace").decode("utf-8")
+        error = replace(error, message=printable)
     path = request.url.path
     for prefix, renderer in _RENDERERS:
         if path.startswith(prefix):
@@ -112,16 +117,41 @@ def _from_validation(error: RequestValidationError) -> ApiError:
     return validation_error(details)
 
 
+def _causes(error: BaseException | None) -> list[BaseException]:
+    """The error and what caused it. The asyncpg dialect wraps the driver's exception in its own
+    generic ``Error``: the telling one (CannotConnectNowError, …) is its cause."""
+    chain: list[BaseException] = []
+    while error is not None and len(chain) < 5:
+        chain.append(error)
+        error = error.__cause__
+    return chain
+
+
+# PostgreSQL refuses text holding a NUL byte (22021) or a character its encoding lacks (22P05).
+_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+
+
+def _is_unstorable_text(error: BaseException) -> bool:
+    """Input text no database can hold: a NUL byte, or an unpaired surrogate from a JSON escape."""
+    chain = _causes(error)
+    if isinstance(error, sa_exc.DBAPIError):
+        chain += _causes(error.orig)
+    return any(
+        isinstance(e, UnicodeEncodeError) or getattr(e, "sqlstate", None) in _UNSTORABLE_TEXT
+        for e in chain
+    )
+
+
 def _is_unavailable(error: BaseException) -> bool:
     if isinstance(error, OSError | TimeoutError | sa_exc.TimeoutError):
         return True
     if isinstance(error, sa_exc.DBAPIError):
         if error.connection_invalidated:
             return True
-        orig = error.orig
-        name = type(orig).__name__ if orig is not None else ""
-        return isinstance(orig, OSError) or any(
-            marker in name
+        chain = _causes(error.orig)
+        names = " ".join(type(e).__name__ for e in chain)
+        return any(isinstance(e, OSError) for e in chain) or any(
+            marker in names
             for marker in (
                 "ConnectionDoesNotExist",
                 "CannotConnectNow",
@@ -155,10 +185,19 @@ def to_api_error(error: BaseException) -> ApiError:
         if error.status_code == 404:
             return not_found()
         if error.status_code == 405:
-            return ApiError(405, "METHOD_NOT_ALLOWED", "Method not allowed")
+            # keeps Starlette's ``Allow`` header (RFC 9110 requires it on a 405)
+            headers = dict(error.headers or {})
+            return ApiError(405, "METHOD_NOT_ALLOWED", "Method not allowed", headers=headers)
+        if error.status_code == 400:  # a body FastAPI could not decode (not UTF-8, not a form)
+            return ApiError(400, "MALFORMED_REQUEST", "The body could not be read")
         return ApiError(error.status_code, "HTTP_ERROR", str(error.detail))
     if _is_unavailable(error):
         return unavailable()
+    if _is_unstorable_text(error):
+        return validation_error(
+            [{"field": "body", "message": "text with a NUL byte or an unpaired surrogate"}],
+            "The request holds text that cannot be stored (a NUL byte or an unpaired surrogate)",
+        )
     return ApiError(500, "INTERNAL", "Internal error")
 
 
@@ -174,11 +213,22 @@ def log_failure(request: Request, api_error: ApiError, error: BaseException) -> 
         )
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method of every route on this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, BaseRoute) and route.matches(request.scope)[0] is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Known exceptions are answered here; anything else by the edge middleware (same table)."""
 
     async def handle(request: Request, error: Exception) -> Response:
         api_error = to_api_error(error)
+        if api_error.status == 405:
+            api_error = replace(api_error, headers={"Allow": _allowed_methods(request)})
         log_failure(request, api_error, error)
         return render(request, api_error)
 

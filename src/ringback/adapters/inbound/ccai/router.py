@@ -56,7 +56,7 @@ async def _json_object(request: Request) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: JSON nested too deep
         raise bad_request("Request body is not valid JSON") from error
     if not isinstance(body, dict):
         raise bad_request("Request body must be a JSON object")

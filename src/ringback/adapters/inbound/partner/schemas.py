@@ -5,9 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from ringback.domain.model import Outcome, TemplateType
+
+
+def _date_time_string(value: object) -> object:
+    if not isinstance(value, str | dt.datetime):
+        raise ValueError("expected an ISO-8601 date-time string")
+    return value
+
+
+# An ISO-8601 string with its offset, never a number (lax pydantic would read 0 as 1970).
+IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_date_time_string)]
 
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 
@@ -30,7 +40,7 @@ class MissedCallIn(BaseModel):
 
     caller_phone_number: str = Field(min_length=3, max_length=40)
     external_call_id: str | None = Field(default=None, min_length=1, max_length=128)
-    occurred_at: AwareDatetime | None = None
+    occurred_at: IsoDatetime | None = None
 
     @field_validator("occurred_at")
     @classmethod
@@ -108,7 +118,7 @@ class ReservationIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     external_id: str = Field(min_length=1, max_length=128)
-    start_at: AwareDatetime
+    start_at: IsoDatetime
     party_size: int = Field(ge=1, le=10000)
     status: str = Field(pattern=r"^[A-Z][A-Z_]{0,39}$", examples=["CONFIRMED"])
     customer: ReservationCustomerIn

@@ -15,7 +15,7 @@ def build_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEn
         settings.database_url,
         pool_size=size,
         max_overflow=0,
-        pool_timeout=settings.db_connect_timeout_seconds * 2,
+        pool_timeout=settings.db_pool_timeout_seconds,
         pool_pre_ping=False,
         pool_recycle=1800,
         connect_args={

@@ -1,0 +1,76 @@
+"""A migrated database of one test module alone, on the suite's PostgreSQL server.
+
+Every outbox worker serves its whole database: a worker started by a test would also send the
+messages other tests left queued in the session database (and theirs would eat its scripted
+Graph replies). Process tests that count Graph requests, or that let a fuzzer loose, use their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from ringback.adapters.outbound.db.migrate import upgrade_to_head
+from ringback.adapters.outbound.db.tenancy_store import SqlTenancyStore
+from ringback.domain.model import TokenKind
+from ringback.domain.tenancy import mint_token
+from ringback.settings import to_asyncpg_url
+from tests.conftest import DEFAULT_WHATSAPP
+
+
+def _dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@asynccontextmanager
+async def own_database(pg_server_url: str, prefix: str) -> AsyncIterator[str]:
+    """Create and migrate a fresh database; yields its URL; drops it afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(_dsn(pg_server_url))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        await asyncio.to_thread(upgrade_to_head, url)
+        yield url
+    finally:
+        admin = await asyncpg.connect(_dsn(pg_server_url))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+def engine_for(url: str) -> AsyncEngine:
+    """An engine without a pool, so that it never holds a connection between statements."""
+    return create_async_engine(to_asyncpg_url(url), poolclass=NullPool)
+
+
+async def create_tenant(
+    engine: AsyncEngine, *kinds: TokenKind, **overrides: Any
+) -> tuple[int, dict[TokenKind, str]]:
+    """A restaurant (WhatsApp configured like the suite's) and one token of each kind asked."""
+    store = SqlTenancyStore(engine)
+    values: dict[str, Any] = {
+        "name": "Chez Test",
+        "slug": f"test-{uuid.uuid4().hex[:10]}",
+        "country": "FR",
+        "timezone": "Europe/Paris",
+        "whatsapp": DEFAULT_WHATSAPP,
+        **overrides,
+    }
+    row = await store.create_restaurant(values)
+    tokens = {kind: mint_token(kind) for kind in kinds}
+    for kind, token in tokens.items():
+        await store.create_token(row["id"], kind, token, "test")
+    return int(row["id"]), tokens

@@ -1,0 +1,148 @@
+"""Scale-out is PostgreSQL's job: two `ringback serve` processes and two `ringback worker`
+processes on one database still send exactly one message per decision (SPEC §3)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from ringback.domain.model import TokenKind
+from tests.conftest import MakeRestaurant, Tenant, random_mobile
+from tests.fakegraph import FakeGraph
+
+pytestmark = [pytest.mark.e2e, pytest.mark.sql]
+RACERS = 50
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def fake_graph() -> Iterator[FakeGraph]:
+    with FakeGraph() as graph:
+        yield graph
+
+
+@pytest.fixture(scope="module")
+async def servers(database_url: str, fake_graph: FakeGraph) -> AsyncIterator[list[str]]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "WHATSAPP_API_BASE_URL": fake_graph.base_url,
+        "RINGBACK_RATE_LIMIT_PER_SECOND": "0",
+        "RINGBACK_WORKER_POLL_SECONDS": "0.05",
+        "RINGBACK_RETRY_BASE_SECONDS": "0.1",
+        "RINGBACK_LEASE_SECONDS": "5",
+        "RINGBACK_DB_POOL_SIZE": "15",
+    }
+    ports = [free_port(), free_port()]
+    command = [sys.executable, "-m", "ringback.cli"]
+    processes = [
+        subprocess.Popen([*command, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env)
+        for port in ports
+    ]
+    processes += [subprocess.Popen([*command, "worker"], env=env) for _ in range(2)]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    deadline = time.monotonic() + 30
+    async with httpx.AsyncClient() as http:
+        for url in urls:
+            while True:
+                try:
+                    if (await http.get(f"{url}/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "servers did not come up"
+                await asyncio.sleep(0.1)
+    yield urls
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail("a process did not stop on SIGTERM")
+
+
+async def _report_everywhere(
+    urls: list[str], tenant: Tenant, bodies: list[dict[str, str]]
+) -> list[str]:
+    headers = tenant.auth(TokenKind.PARTNER)
+    async with httpx.AsyncClient(timeout=30) as http:
+        replies = await asyncio.gather(
+            *(
+                http.post(f"{urls[i % 2]}/api/partner/v1/missed-calls", json=body, headers=headers)
+                for i, body in enumerate(bodies)
+            )
+        )
+    assert all(reply.status_code == 201 for reply in replies)
+    return [reply.json()["data"]["outcome"] for reply in replies]
+
+
+async def _settled(fake_graph: FakeGraph, to: str, seconds: float = 3.0) -> int:
+    """Accepted sends to ``to`` once the workers have had time to do anything more."""
+    await asyncio.sleep(seconds)
+    return sum(1 for r in fake_graph.requests_to(to) if r.status == 200)
+
+
+async def test_one_call_reported_to_both_servers_at_once_sends_one_message(
+    servers: list[str], fake_graph: FakeGraph, make_restaurant: MakeRestaurant
+) -> None:
+    tenant = await make_restaurant()
+    number = random_mobile()
+    body = {"caller_phone_number": number, "external_call_id": "scale-same-call"}
+    outcomes = await _report_everywhere(servers, tenant, [body] * RACERS)
+    assert outcomes.count("SKIPPED_DUPLICATE") == RACERS - 1
+    assert await _settled(fake_graph, number.lstrip("+")) == 1
+
+
+async def test_one_caller_reported_to_both_servers_at_once_gets_one_message(
+    servers: list[str], fake_graph: FakeGraph, make_restaurant: MakeRestaurant
+) -> None:
+    tenant = await make_restaurant()
+    number = random_mobile()
+    bodies = [
+        {"caller_phone_number": number, "external_call_id": f"scale-caller-{i}"}
+        for i in range(RACERS)
+    ]
+    outcomes = await _report_everywhere(servers, tenant, bodies)
+    assert outcomes.count("SKIPPED_COOLDOWN") == RACERS - 1
+    assert await _settled(fake_graph, number.lstrip("+")) == 1
+
+
+async def test_many_callers_across_servers_and_workers_each_get_exactly_one_message(
+    servers: list[str], fake_graph: FakeGraph, make_restaurant: MakeRestaurant
+) -> None:
+    tenant = await make_restaurant()
+    numbers = {random_mobile() for _ in range(60)}
+    fake_graph.fail_next(20, status=500)  # push a third of them to the workers' retries
+    bodies = [{"caller_phone_number": n} for n in numbers]
+    outcomes = await _report_everywhere(servers, tenant, bodies)
+    assert set(outcomes) <= {"SENT", "QUEUED"}
+    deadline = time.monotonic() + 20
+    while True:
+        accepted = {
+            n: sum(1 for r in fake_graph.requests_to(n.lstrip("+")) if r.status == 200)
+            for n in numbers
+        }
+        if all(count >= 1 for count in accepted.values()) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(2)
+    accepted = {
+        n: sum(1 for r in fake_graph.requests_to(n.lstrip("+")) if r.status == 200) for n in numbers
+    }
+    assert set(accepted.values()) == {1}
