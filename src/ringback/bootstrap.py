@@ -95,7 +95,9 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
         timeout=httpx.Timeout(
             settings.graph_timeout_seconds, connect=min(5.0, settings.graph_timeout_seconds)
         ),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        # keep every pooled connection alive: under load a smaller keep-alive pool churns TCP
+        # connections to the Graph API on every send (seen in bench/ profiles)
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
     )
 
 

@@ -3,6 +3,8 @@ Timings are printed, never asserted."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -46,3 +48,27 @@ def test_ops_bench_reports_every_figure_at_smoke_size(pg_server_url: str) -> Non
     ):
         assert figure in out, figure
     assert "CSV: 3,000 rows" in out
+
+
+def test_load_bench_runs_both_sides_and_every_report_sent_exactly_one_message(
+    pg_server_url: str,
+) -> None:
+    """wrk is a required tool here (CI installs it): a missing one fails, never skips."""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.load_partner", "--smoke"],
+        cwd=root,
+        env={**os.environ, "BENCH_DATABASE_URL": pg_server_url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("ringback ") for line in lines)
+    assert any(line.startswith("baseline ") for line in lines)
+    assert any(line.startswith("ratio ringback / baseline:") for line in lines)
+    rows = json.loads(next(line for line in lines if line.startswith("rows: "))[len("rows: ") :])
+    assert rows["calls"] > 0
+    assert rows["messages"] == rows["calls"] == rows["graph_accepted"]

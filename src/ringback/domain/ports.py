@@ -54,8 +54,14 @@ class NewMessage:
     template: Template
     parameters: Sequence[str]
     due_at: dt.datetime
-    worker_after: dt.datetime
-    """When a worker may take it: ``due_at``, or later while the request itself tries it inline."""
+    inline_lease: InlineLease | None = None
+    """Set when the request sends the message itself: it is written already leased to it."""
+
+
+@dataclass(frozen=True, slots=True)
+class InlineLease:
+    token: uuid.UUID
+    expires_at: dt.datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +104,9 @@ class RelayStore(Protocol):
         hours: float,
     ) -> bool: ...
 
-    async def enqueue_message(self, message: NewMessage) -> int: ...
-
-    async def resolve_call(self, resolution: CallResolution) -> None: ...
+    async def resolve_call(
+        self, resolution: CallResolution, message: NewMessage | None = None
+    ) -> int | None: ...
 
     async def link_customer(self, call_id: int, customer_id: int) -> None: ...
 

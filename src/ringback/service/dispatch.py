@@ -11,7 +11,8 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from ringback.domain import rules
 from ringback.domain.model import MessageStatus, Outcome
@@ -48,9 +49,22 @@ class Dispatcher:
         self._metrics = metrics or NoMetrics()
         self._background: set[asyncio.Task[MessageStatus | None]] = set()
 
+    @property
+    def lease_seconds(self) -> float:
+        return self._lease_seconds
+
     async def dispatch_within(self, message_id: int, seconds: float) -> MessageStatus | None:
-        """Send one message now; past ``seconds`` the attempt goes on, shielded; returns None."""
-        task = asyncio.create_task(self._dispatch_one(message_id))
+        """Claim and send one message now; past ``seconds`` it goes on, shielded; returns None."""
+        return await self._within(self._dispatch_one(message_id), seconds)
+
+    async def deliver_within(self, held: ClaimedMessage, seconds: float) -> MessageStatus | None:
+        """Send a message already held under lease (written leased by the request that sends it)."""
+        return await self._within(self._deliver(held), seconds)
+
+    async def _within(
+        self, attempt: Coroutine[Any, Any, MessageStatus | None], seconds: float
+    ) -> MessageStatus | None:
+        task = asyncio.create_task(attempt)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         try:

@@ -21,7 +21,9 @@ from ringback.domain.model import (
 from ringback.domain.phone import NumberVerdict, PhoneReading, read_number
 from ringback.domain.ports import (
     CallResolution,
+    ClaimedMessage,
     CustomerRecord,
+    InlineLease,
     Metrics,
     NewMessage,
     NoMetrics,
@@ -80,7 +82,7 @@ class RelayService:
                 return _duplicate(stored)
             if event.disposition is Disposition.MISSED:
                 verdict = await self._decide(uow.relay, restaurant, event, reading, stored)
-                await uow.relay.resolve_call(
+                message_id = await uow.relay.resolve_call(
                     CallResolution(
                         call_id=stored.id,
                         outcome=verdict.outcome,
@@ -88,10 +90,8 @@ class RelayService:
                         customer_id=verdict.customer.id if verdict.customer else None,
                         reservation_id=verdict.reservation.id if verdict.reservation else None,
                         template_type=verdict.template_type,
-                    )
-                )
-                message_id = (
-                    await uow.relay.enqueue_message(verdict.message) if verdict.message else None
+                    ),
+                    verdict.message,
                 )
             else:
                 verdict = await self._observe(uow.relay, restaurant, event, reading, stored)
@@ -102,7 +102,7 @@ class RelayService:
         decided = event.disposition is Disposition.MISSED
         outcome: Outcome | None = verdict.outcome if decided else None
         if verdict.message is not None and message_id is not None:
-            outcome = await self._send_inline(stored.id, message_id, verdict.message)
+            outcome = await self._send_inline(restaurant, stored.id, message_id, verdict.message)
         self._metrics.call_recorded(
             event.source.value,
             event.direction.value,
@@ -186,7 +186,7 @@ class RelayService:
                 reservation.party_size if reservation else None,
             ),
             due_at=due,
-            worker_after=due + self._inline_window(due, now),
+            inline_lease=self._inline_lease(due, now),
         )
         return _Verdict(Outcome.QUEUED, customer, reservation, template_type, message)
 
@@ -217,19 +217,31 @@ class RelayService:
                 self._metrics.message_moved(MessageStatus.CANCELLED.value, cancelled)
         return _Verdict(Outcome.QUEUED, customer=customer)
 
-    def _inline_window(self, due: dt.datetime, now: dt.datetime) -> dt.timedelta:
-        """A message the request will send itself is the request's for the inline window, so a
-        worker polling meanwhile cannot take it first; if the process dies, a worker takes it after.
-        """
+    def _inline_lease(self, due: dt.datetime, now: dt.datetime) -> InlineLease | None:
+        """A message due now is sent by the request itself, under a lease taken at birth."""
         if self._inline_timeout <= 0 or due > now:
-            return dt.timedelta(0)
-        return dt.timedelta(seconds=self._inline_timeout)
+            return None
+        return InlineLease(uuid.uuid4(), now + dt.timedelta(seconds=self._dispatcher.lease_seconds))
 
-    async def _send_inline(self, call_id: int, message_id: int, message: NewMessage) -> Outcome:
-        """Try the send now, within the inline deadline; the worker owns anything left over."""
-        if self._inline_timeout <= 0 or message.due_at > self._clock():
+    async def _send_inline(
+        self, restaurant: Restaurant, call_id: int, message_id: int, message: NewMessage
+    ) -> Outcome:
+        """Send now, within the inline deadline; past it the attempt goes on in the background."""
+        lease = message.inline_lease
+        if lease is None:
             return Outcome.QUEUED
-        status = await self._dispatcher.dispatch_within(message_id, self._inline_timeout)
+        held = ClaimedMessage(
+            id=message_id,
+            lease_token=lease.token,
+            attempts=1,
+            phone_number_id=restaurant.whatsapp.phone_number_id or "",
+            access_token=restaurant.whatsapp.access_token or "",
+            to_phone_number=message.to_phone_number,
+            template_name=message.template.name,
+            template_language=message.template.language,
+            parameters=list(message.parameters),
+        )
+        status = await self._dispatcher.deliver_within(held, self._inline_timeout)
         outcome = {MessageStatus.SENT: Outcome.SENT, MessageStatus.FAILED: Outcome.FAILED}.get(
             status or MessageStatus.QUEUED, Outcome.QUEUED
         )

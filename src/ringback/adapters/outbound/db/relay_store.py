@@ -4,10 +4,29 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
-from sqlalchemy import and_, case, func, insert, literal, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import ReturningInsert
 
 from ringback.adapters.outbound.db.tables import call, customer, message, message_event, reservation
 from ringback.domain.model import (
@@ -29,6 +48,169 @@ from ringback.domain.ports import (
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 _ACTIVE = sorted(ACTIVE_RESERVATION_STATUSES)
 _SPENT = [MessageStatus.FAILED.value, MessageStatus.CANCELLED.value]
+_TS = DateTime(timezone=True)
+
+# The hot path's statements are built once: SQLAlchemy then reuses their compiled form, which
+# keeps a report's cost in the database round trips rather than in building SQL (bench/).
+
+
+def _record_call_statement() -> ReturningInsert[Any]:
+    new = pg_insert(call).values(
+        restaurant_id=bindparam("p_restaurant_id"),
+        source=bindparam("p_source"),
+        external_id=bindparam("p_external_id"),
+        direction=bindparam("p_direction"),
+        disposition=bindparam("p_disposition"),
+        caller_raw=bindparam("p_caller_raw"),
+        caller_phone_number=bindparam("p_caller_phone_number"),
+        occurred_at=bindparam("p_occurred_at", type_=_TS),
+        details=bindparam("p_details", type_=JSONB),
+        decision_token=bindparam("p_decision_token", type_=UUID(as_uuid=True)),
+        decided_at=bindparam("p_decided_at", type_=_TS),
+        answered_at=bindparam("p_answered_at", type_=_TS),
+    )
+    # A call already answered is never decided later (a late or out-of-order hangup report).
+    open_call = call.c.decision_token.is_(None) & call.c.answered_at.is_(None)
+    undecided = call.c.decision_token.is_(None)
+    return new.on_conflict_do_update(
+        index_elements=[call.c.restaurant_id, call.c.source, call.c.external_id],
+        set_={
+            "updated_at": func.now(),
+            "disposition": case((open_call, new.excluded.disposition), else_=call.c.disposition),
+            "direction": case((undecided, new.excluded.direction), else_=call.c.direction),
+            "decision_token": case(
+                (open_call, new.excluded.decision_token), else_=call.c.decision_token
+            ),
+            "decided_at": case((open_call, new.excluded.decided_at), else_=call.c.decided_at),
+            "answered_at": func.coalesce(call.c.answered_at, new.excluded.answered_at),
+            "details": call.c.details.op("||")(new.excluded.details),
+        },
+    ).returning(
+        call.c.id,
+        call.c.caller_phone_number,
+        call.c.decision_token,
+        call.c.outcome,
+        call.c.customer_id,
+        call.c.reservation_id,
+        call.c.template_type,
+        call.c.created_at,
+        call.c.answered_at,
+    )
+
+
+def _customer_statement() -> ReturningInsert[Any]:
+    new = pg_insert(customer).values(
+        restaurant_id=bindparam("p_restaurant_id"), phone_number=bindparam("p_phone_number")
+    )
+    return new.on_conflict_do_update(
+        index_elements=[customer.c.restaurant_id, customer.c.phone_number],
+        set_={"phone_number": new.excluded.phone_number},
+    ).returning(
+        customer.c.id,
+        customer.c.name,
+        (customer.c.opted_out_at.is_not(None) | customer.c.bad_actor).label("suppressed"),
+    )
+
+
+_RECORD_CALL = _record_call_statement()
+_CUSTOMER = _customer_statement()
+_RESERVATION = (
+    select(reservation.c.id, reservation.c.start_at, reservation.c.party_size)
+    .where(
+        reservation.c.customer_id == bindparam("p_customer_id"),
+        reservation.c.status.in_(_ACTIVE),
+        reservation.c.start_at.between(
+            bindparam("p_earliest", type_=_TS), bindparam("p_latest", type_=_TS)
+        ),
+    )
+    .order_by(reservation.c.start_at, reservation.c.id)
+    .limit(1)
+)
+_COOLDOWN = (
+    select(literal(1))
+    .select_from(call.join(message, message.c.call_id == call.c.id))
+    .where(
+        call.c.restaurant_id == bindparam("p_restaurant_id"),
+        call.c.caller_phone_number == bindparam("p_phone_number"),
+        call.c.id != bindparam("p_call_id"),
+        call.c.occurred_at > bindparam("p_earliest", type_=_TS),
+        call.c.occurred_at < bindparam("p_latest", type_=_TS),
+        message.c.status.not_in(_SPENT),
+    )
+    .limit(1)
+)
+_RESOLVE = (
+    update(call)
+    .where(call.c.id == bindparam("p_call_id"))
+    .values(
+        outcome=bindparam("p_outcome"),
+        caller_phone_number=bindparam("p_caller_phone_number"),
+        customer_id=bindparam("p_customer_id"),
+        reservation_id=bindparam("p_reservation_id"),
+        template_type=bindparam("p_template_type"),
+        updated_at=func.now(),
+    )
+)
+
+
+def _resolve_and_enqueue_statement() -> Select[Any]:
+    """Resolve the call and write its message (and the message's first events) in one go."""
+    resolved = _RESOLVE.returning(call.c.id).cte("resolved")
+    created = (
+        insert(message)
+        .from_select(
+            [
+                "restaurant_id", "call_id", "customer_id", "to_phone_number", "template_type",
+                "template_name", "template_language", "parameters", "status", "attempts",
+                "next_attempt_at", "lease_token", "lease_expires_at",
+            ],
+            select(
+                bindparam("m_restaurant_id", type_=BigInteger),
+                resolved.c.id,
+                bindparam("m_customer_id", type_=BigInteger),
+                bindparam("m_to", type_=Text),
+                bindparam("m_template_type", type_=Text),
+                bindparam("m_template_name", type_=Text),
+                bindparam("m_template_language", type_=Text),
+                bindparam("m_parameters", type_=JSONB),
+                bindparam("m_status", type_=Text),
+                bindparam("m_attempts", type_=Integer),
+                bindparam("m_due_at", type_=_TS),
+                bindparam("m_lease_token", type_=UUID(as_uuid=True)),
+                bindparam("m_lease_expires_at", type_=_TS),
+            ).select_from(resolved),
+        )
+        .returning(message.c.id, message.c.status, message.c.attempts)
+        .cte("created")
+    )  # fmt: skip
+    logged = (
+        insert(message_event)
+        .from_select(
+            ["message_id", "status", "attempt"],
+            union_all(
+                select(created.c.id, literal(MessageStatus.QUEUED.value), literal(0)),
+                select(created.c.id, created.c.status, created.c.attempts).where(
+                    created.c.status == MessageStatus.SENDING.value
+                ),
+            ),
+        )
+        .cte("logged")
+    )
+    return select(created.c.id).add_cte(logged)
+
+
+_RESOLVE_AND_ENQUEUE = _resolve_and_enqueue_statement()
+
+
+def _resolution_params(resolution: CallResolution) -> dict[str, Any]:
+    return {
+        "p_call_id": resolution.call_id,
+        "p_outcome": resolution.outcome.value,
+        "p_caller_phone_number": resolution.caller_phone_number,
+        "p_customer_id": resolution.customer_id,
+        "p_reservation_id": resolution.reservation_id,
+        "p_template_type": resolution.template_type.value if resolution.template_type else None,
+    }
 
 
 class SqlRelayStore:
@@ -47,50 +229,22 @@ class SqlRelayStore:
         The conflict branch locks the row, so concurrent reports of one key queue behind the first
         and then see its committed decision: exactly one of them gets ``claimed``.
         """
-        new = pg_insert(call).values(
-            restaurant_id=restaurant_id,
-            source=event.source.value,
-            external_id=event.external_id,
-            direction=event.direction.value,
-            disposition=event.disposition.value,
-            caller_raw=event.raw_number,
-            caller_phone_number=caller_phone_number,
-            occurred_at=event.occurred_at,
-            details=event.details or {},
-            decision_token=claim_token,
-            decided_at=func.now() if claim_token else None,
-            answered_at=event.occurred_at if event.disposition is Disposition.ANSWERED else None,
-        )
-        # A call already answered is never decided later (a late or out-of-order hangup report).
-        open_call = call.c.decision_token.is_(None) & call.c.answered_at.is_(None)
-        undecided = call.c.decision_token.is_(None)
-        stmt = new.on_conflict_do_update(
-            index_elements=[call.c.restaurant_id, call.c.source, call.c.external_id],
-            set_={
-                "updated_at": func.now(),
-                "disposition": case(
-                    (open_call, new.excluded.disposition), else_=call.c.disposition
-                ),
-                "direction": case((undecided, new.excluded.direction), else_=call.c.direction),
-                "decision_token": case(
-                    (open_call, new.excluded.decision_token), else_=call.c.decision_token
-                ),
-                "decided_at": case((open_call, new.excluded.decided_at), else_=call.c.decided_at),
-                "answered_at": func.coalesce(call.c.answered_at, new.excluded.answered_at),
-                "details": call.c.details.op("||")(new.excluded.details),
-            },
-        ).returning(
-            call.c.id,
-            call.c.caller_phone_number,
-            call.c.decision_token,
-            call.c.outcome,
-            call.c.customer_id,
-            call.c.reservation_id,
-            call.c.template_type,
-            call.c.created_at,
-            call.c.answered_at,
-        )
-        row = (await self._conn.execute(stmt)).one()
+        answered = event.disposition is Disposition.ANSWERED
+        params = {
+            "p_restaurant_id": restaurant_id,
+            "p_source": event.source.value,
+            "p_external_id": event.external_id,
+            "p_direction": event.direction.value,
+            "p_disposition": event.disposition.value,
+            "p_caller_raw": event.raw_number,
+            "p_caller_phone_number": caller_phone_number,
+            "p_occurred_at": event.occurred_at,
+            "p_details": event.details or {},
+            "p_decision_token": claim_token,
+            "p_decided_at": dt.datetime.now(dt.UTC) if claim_token else None,
+            "p_answered_at": event.occurred_at if answered else None,
+        }
+        row = (await self._conn.execute(_RECORD_CALL, params)).one()
         return StoredCall(
             id=row.id,
             caller_phone_number=row.caller_phone_number,
@@ -107,32 +261,15 @@ class SqlRelayStore:
     async def match_or_create_customer(
         self, restaurant_id: int, phone_number: str
     ) -> CustomerRecord:
-        new = pg_insert(customer).values(restaurant_id=restaurant_id, phone_number=phone_number)
-        stmt = new.on_conflict_do_update(
-            index_elements=[customer.c.restaurant_id, customer.c.phone_number],
-            set_={"phone_number": new.excluded.phone_number},
-        ).returning(
-            customer.c.id,
-            customer.c.name,
-            (customer.c.opted_out_at.is_not(None) | customer.c.bad_actor).label("suppressed"),
-        )
-        row = (await self._conn.execute(stmt)).one()
+        params = {"p_restaurant_id": restaurant_id, "p_phone_number": phone_number}
+        row = (await self._conn.execute(_CUSTOMER, params)).one()
         return CustomerRecord(id=row.id, name=row.name, suppressed=bool(row.suppressed))
 
     async def find_reservation(
         self, customer_id: int, earliest: dt.datetime, latest: dt.datetime
     ) -> ReservationRecord | None:
-        stmt = (
-            select(reservation.c.id, reservation.c.start_at, reservation.c.party_size)
-            .where(
-                reservation.c.customer_id == customer_id,
-                reservation.c.status.in_(_ACTIVE),
-                reservation.c.start_at.between(earliest, latest),
-            )
-            .order_by(reservation.c.start_at, reservation.c.id)
-            .limit(1)
-        )
-        row = (await self._conn.execute(stmt)).first()
+        params = {"p_customer_id": customer_id, "p_earliest": earliest, "p_latest": latest}
+        row = (await self._conn.execute(_RESERVATION, params)).first()
         if row is None:
             return None
         return ReservationRecord(id=row.id, start_at=row.start_at, party_size=row.party_size)
@@ -150,62 +287,46 @@ class SqlRelayStore:
     ) -> bool:
         """Another missed call of this number with a live message within ``hours``, either side."""
         window = dt.timedelta(hours=hours)
-        stmt = (
-            select(literal(1))
-            .select_from(call.join(message, message.c.call_id == call.c.id))
-            .where(
-                call.c.restaurant_id == restaurant_id,
-                call.c.caller_phone_number == phone_number,
-                call.c.id != call_id,
-                call.c.occurred_at > occurred_at - window,
-                call.c.occurred_at < occurred_at + window,
-                message.c.status.not_in(_SPENT),
-            )
-            .limit(1)
-        )
-        return (await self._conn.execute(stmt)).first() is not None
+        params = {
+            "p_restaurant_id": restaurant_id,
+            "p_phone_number": phone_number,
+            "p_call_id": call_id,
+            "p_earliest": occurred_at - window,
+            "p_latest": occurred_at + window,
+        }
+        return (await self._conn.execute(_COOLDOWN, params)).first() is not None
 
-    async def enqueue_message(self, new: NewMessage) -> int:
-        created = (
-            insert(message)
-            .values(
-                restaurant_id=new.restaurant_id,
-                call_id=new.call_id,
-                customer_id=new.customer_id,
-                to_phone_number=new.to_phone_number,
-                template_type=new.template_type.value,
-                template_name=new.template.name,
-                template_language=new.template.language,
-                parameters=list(new.parameters),
-                status=MessageStatus.QUEUED.value,
-                next_attempt_at=new.worker_after,
-            )
-            .returning(message.c.id)
-            .cte("created")
-        )
-        stmt = (
-            insert(message_event)
-            .from_select(
-                ["message_id", "status"],
-                select(created.c.id, literal(MessageStatus.QUEUED.value)),
-            )
-            .returning(message_event.c.message_id)
-        )
-        return int((await self._conn.execute(stmt)).scalar_one())
+    async def resolve_call(
+        self, resolution: CallResolution, message: NewMessage | None = None
+    ) -> int | None:
+        """Store the decision; with a message, write it too (in the same statement).
 
-    async def resolve_call(self, resolution: CallResolution) -> None:
-        await self._conn.execute(
-            update(call)
-            .where(call.c.id == resolution.call_id)
-            .values(
-                outcome=resolution.outcome.value,
-                caller_phone_number=resolution.caller_phone_number,
-                customer_id=resolution.customer_id,
-                reservation_id=resolution.reservation_id,
-                template_type=resolution.template_type.value if resolution.template_type else None,
-                updated_at=func.now(),
-            )
+        A message the request will send inline is written already leased to it (``sending``,
+        attempt 1), so no worker can take it first; if the process dies, the lease expires and a
+        worker sends it.
+        """
+        params = _resolution_params(resolution)
+        if message is None:
+            await self._conn.execute(_RESOLVE, params)
+            return None
+        lease = message.inline_lease
+        params.update(
+            {
+                "m_restaurant_id": message.restaurant_id,
+                "m_customer_id": message.customer_id,
+                "m_to": message.to_phone_number,
+                "m_template_type": message.template_type.value,
+                "m_template_name": message.template.name,
+                "m_template_language": message.template.language,
+                "m_parameters": list(message.parameters),
+                "m_status": (MessageStatus.SENDING if lease else MessageStatus.QUEUED).value,
+                "m_attempts": 1 if lease else 0,
+                "m_due_at": message.due_at,
+                "m_lease_token": lease.token if lease else None,
+                "m_lease_expires_at": lease.expires_at if lease else None,
+            }
         )
+        return int((await self._conn.execute(_RESOLVE_AND_ENQUEUE, params)).scalar_one())
 
     async def link_customer(self, call_id: int, customer_id: int) -> None:
         await self._conn.execute(

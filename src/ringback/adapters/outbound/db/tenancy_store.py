@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,22 +13,24 @@ from ringback.domain.model import TokenKind
 from ringback.domain.tenancy import hash_token, same_hash, slugify
 
 _SETTINGS = [c for c in restaurant.c if c.name not in ("created_at", "updated_at")]
+# Every authenticated request runs this: built once, read in autocommit (no BEGIN/ROLLBACK).
+_AUTHENTICATE = (
+    select(api_token.c.token_hash, api_token.c.kind, *_SETTINGS)
+    .join(restaurant, restaurant.c.id == api_token.c.restaurant_id)
+    .where(api_token.c.token_hash == bindparam("p_hash"), api_token.c.revoked_at.is_(None))
+)
 
 
 class SqlTenancyStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def authenticate(self, token: str, kinds: frozenset[TokenKind]) -> dict[str, Any] | None:
         """The restaurant settings behind a live token of one of ``kinds``, else None."""
         digest = hash_token(token)
-        stmt = (
-            select(api_token.c.token_hash, api_token.c.kind, *_SETTINGS)
-            .join(restaurant, restaurant.c.id == api_token.c.restaurant_id)
-            .where(api_token.c.token_hash == digest, api_token.c.revoked_at.is_(None))
-        )
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(stmt)).mappings().first()
+        async with self._autocommit.connect() as conn:
+            row = (await conn.execute(_AUTHENTICATE, {"p_hash": digest})).mappings().first()
         if row is None or not same_hash(row["token_hash"], token):
             return None
         if TokenKind(row["kind"]) not in kinds:
