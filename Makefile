@@ -40,7 +40,17 @@ run: .make-run.stamp
 	$(BIN)/ringback demo
 	$(BIN)/ringback serve $(if $(WHATSAPP_API_BASE_URL),,--sandbox)
 
-test: .make-test.stamp
+# The suite drives Debian's Chromium (dashboard) and wrk (load benchmark at smoke size); a fresh
+# machine gets them from Debian's packages. Nothing downloads a browser of its own.
+SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/chromedriver /usr/bin/wrk
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(SYSTEM_TOOLS):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		chromium chromium-driver wrk
+
+test: .make-test.stamp $(SYSTEM_TOOLS)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 check: .make-dev.stamp
