@@ -11,6 +11,7 @@ import pytest
 import respx
 from sqlalchemy.engine import make_url
 
+from ringback.adapters.outbound.db.migrate import head_revision
 from ringback.api.metrics import PrometheusMetrics
 from ringback.app import create_app
 from ringback.bootstrap import build_container
@@ -122,5 +123,10 @@ async def test_readiness_is_503_when_the_database_is_behind_the_migrations(
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
     assert ready.status_code == 503
-    assert ready.json()["status"] == "unavailable"
+    assert ready.json() == {
+        "status": "unavailable",
+        "database": "reachable",
+        "migration": None,
+        "head": head_revision(),
+    }
     assert alive.status_code == 200

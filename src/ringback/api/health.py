@@ -10,6 +10,8 @@ from ringback.adapters.outbound.db.migrate import head_revision
 
 router = APIRouter(tags=["health"])
 _HEAD = head_revision()
+_HAS_VERSION_TABLE = text("SELECT to_regclass('alembic_version') IS NOT NULL")
+_VERSION = text("SELECT version_num FROM alembic_version")
 
 
 @router.get("/healthz")
@@ -22,9 +24,8 @@ async def readyz(request: Request) -> JSONResponse:
     engine = request.app.state.container.engine
     try:
         async with engine.connect() as conn:
-            revision = (
-                await conn.execute(text("SELECT version_num FROM alembic_version"))
-            ).scalar()
+            migrated = (await conn.execute(_HAS_VERSION_TABLE)).scalar()
+            revision = (await conn.execute(_VERSION)).scalar() if migrated else None
     except Exception:
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
     head = _HEAD
