@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ringback.domain import rules
@@ -30,6 +30,7 @@ from ringback.domain.ports import (
     RelayStore,
     ReservationRecord,
     StoredCall,
+    UnitOfWork,
     UnitOfWorkFactory,
 )
 from ringback.service.dispatch import Dispatcher
@@ -64,11 +65,23 @@ class RelayService:
         self._clock = clock
         self._metrics = metrics or NoMetrics()
 
-    async def handle(self, restaurant: Restaurant, event: CallEvent) -> Decision:
-        """Record the event and, for the first missed notification of its key, decide once."""
+    async def handle(
+        self,
+        restaurant: Restaurant,
+        event: CallEvent,
+        *,
+        alongside: Callable[[UnitOfWork], Awaitable[None]] | None = None,
+    ) -> Decision:
+        """Record the event and, for the first missed notification of its key, decide once.
+
+        ``alongside`` is a door's own write that must commit with the decision or not at all (a
+        CCAI status move): it runs first in the same unit of work, and may raise to refuse.
+        """
         reading = read_number(event.raw_number, restaurant.country)
         claim = uuid.uuid4() if event.disposition is Disposition.MISSED else None
         async with self._uow_factory() as uow:
+            if alongside is not None:
+                await alongside(uow)
             stored = await uow.relay.record_call(restaurant.id, event, reading.display, claim)
             if event.disposition is Disposition.MISSED and not stored.claimed:
                 if not stored.decided:
@@ -79,6 +92,8 @@ class RelayService:
                     raise IdempotencyConflict(
                         event.external_id or "", stored.caller_phone_number, reading.display
                     )
+                if alongside is not None:
+                    await uow.commit()
                 return _duplicate(stored)
             if event.disposition is Disposition.MISSED:
                 verdict = await self._decide(uow.relay, restaurant, event, reading, stored)

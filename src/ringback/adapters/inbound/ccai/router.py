@@ -12,7 +12,12 @@ from fastapi.responses import JSONResponse, Response
 
 from ringback.adapters.inbound.ccai import mapper
 from ringback.adapters.inbound.ccai.auth import CcaiCaller, ccai_caller
-from ringback.adapters.inbound.ccai.errors import PREFIXES, bad_request, render_ccai_error
+from ringback.adapters.inbound.ccai.errors import (
+    PREFIXES,
+    bad_request,
+    conflict,
+    render_ccai_error,
+)
 from ringback.adapters.inbound.ccai.schemas import (
     CREATE_EXAMPLES,
     MOVE_EXAMPLES,
@@ -25,6 +30,7 @@ from ringback.adapters.outbound.db.ccai_store import SqlCcaiStore
 from ringback.api.errors import not_found, register_renderer
 from ringback.api.formats import parse_id
 from ringback.domain.ccai import CallKind
+from ringback.domain.ports import UnitOfWork
 
 for _prefix in PREFIXES:
     register_renderer(_prefix, render_ccai_error)
@@ -141,13 +147,32 @@ async def move_call(call_id: str, request: Request, caller: Caller) -> Response:
     number = _call_id(call_id)
     plan = mapper.MovePlan(await _json_object(request), _now())
     store = _store(request)
-    row = await store.move(caller.restaurant.id, number, plan)
+    current = await store.find_call(caller.restaurant.id, number)
+    if current is None:
+        raise not_found()
+    plan(dict(current))  # validates the move and tells what the relay will hear of it
+    event = mapper.relay_event(plan.row, plan.ending)
+    if event is None:
+        row = await store.move(caller.restaurant.id, number, plan)
+    else:
+        # The move and the relay's decision commit together: a crash between them cannot
+        # leave a missed call without its message, and a retried PATCH is then a duplicate.
+        heard = plan.ending
+
+        async def move_with_the_decision(uow: UnitOfWork) -> None:
+            moved = await store.move_within(uow, caller.restaurant.id, number, plan)
+            if not moved:
+                raise not_found()
+            if plan.ending is not heard:  # another move came first: refuse, write nothing
+                now_at = plan.row["current_status"]
+                raise conflict(f"Call cannot move from {now_at} to {plan.target.value}")
+
+        await request.app.state.container.relay.handle(
+            caller.restaurant, event, alongside=move_with_the_decision
+        )
+        row = await store.find_call(caller.restaurant.id, number)
     if row is None:
         raise not_found()
-    event = mapper.relay_event(plan.row, plan.ending)
-    if event is not None:
-        await request.app.state.container.relay.handle(caller.restaurant, event)
-        row = await store.find_call(caller.restaurant.id, number) or row
     return _reply(mapper.call_out(row, caller.ccai))
 
 

@@ -25,11 +25,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ringback.adapters.outbound.db.ccai_tables import ccai_call
 from ringback.adapters.outbound.db.tables import call, customer, message, reservation
+from ringback.adapters.outbound.db.unit_of_work import SqlUnitOfWork
 from ringback.domain.model import Disposition, Source
+from ringback.domain.ports import UnitOfWork
 
 _NEXT_CALL_ID = text("SELECT nextval(pg_get_serial_sequence('call', 'id'))")
 
@@ -176,29 +178,20 @@ class SqlCcaiStore:
         ``plan`` may raise to refuse the move (nothing is written). None when there is no such call.
         """
         async with self._engine.begin() as conn:
-            current = (
-                (
-                    await conn.execute(
-                        _VIEW.where(
-                            ccai_call.c.restaurant_id == restaurant_id,
-                            ccai_call.c.call_id == call_id,
-                        ).with_for_update(of=ccai_call)
-                    )
-                )
-                .mappings()
-                .first()
-            )
-            if current is None:
+            if not await _move_on(conn, restaurant_id, call_id, plan):
                 return None
-            values = plan(dict(current))
-            if values:
-                await conn.execute(
-                    update(ccai_call).where(ccai_call.c.call_id == call_id).values(**values)
-                )
-                await conn.execute(
-                    update(call).where(call.c.id == call_id).values(updated_at=func.now())
-                )
         return await self.find_call(restaurant_id, call_id)
+
+    async def move_within(
+        self,
+        uow: UnitOfWork,
+        restaurant_id: int,
+        call_id: int,
+        plan: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> bool:
+        """The same move inside the relay's unit of work, so it commits with the decision."""
+        assert isinstance(uow, SqlUnitOfWork), "the CCAI store shares only a SQL unit of work"
+        return await _move_on(uow.connection, restaurant_id, call_id, plan)
 
     async def list_calls(
         self, restaurant_id: int, query: CallQuery
@@ -277,3 +270,30 @@ class SqlCcaiStore:
                 .where(customer.c.id == customer_id, customer.c.restaurant_id == restaurant_id)
                 .values(**values, updated_at=func.now())
             )
+
+
+async def _move_on(
+    conn: AsyncConnection,
+    restaurant_id: int,
+    call_id: int,
+    plan: Callable[[dict[str, Any]], dict[str, Any]],
+) -> bool:
+    current = (
+        (
+            await conn.execute(
+                _VIEW.where(
+                    ccai_call.c.restaurant_id == restaurant_id,
+                    ccai_call.c.call_id == call_id,
+                ).with_for_update(of=ccai_call)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if current is None:
+        return False
+    values = plan(dict(current))
+    if values:
+        await conn.execute(update(ccai_call).where(ccai_call.c.call_id == call_id).values(**values))
+        await conn.execute(update(call).where(call.c.id == call_id).values(updated_at=func.now()))
+    return True
