@@ -20,7 +20,6 @@ from sqlalchemy import (
     exists,
     func,
     insert,
-    literal,
     null,
     select,
     tuple_,
@@ -40,6 +39,7 @@ from ringback.adapters.outbound.db.tables import (
     reservation,
     restaurant,
 )
+from ringback.adapters.outbound.db.timeline import log_moves
 from ringback.domain.model import (
     Direction,
     Disposition,
@@ -376,18 +376,8 @@ class SqlOpsStore:
             .returning(*message.c)
             .cte("moved")
         )
-        logged = (
-            insert(message_event)
-            .from_select(
-                ["message_id", "status", "attempt", "detail"],
-                select(
-                    moved.c.id,
-                    literal(MessageStatus.QUEUED.value),
-                    literal(0),
-                    literal(RETRY_DETAIL),
-                ),
-            )
-            .cte("logged")
+        logged = log_moves(moved, MessageStatus.QUEUED.value, attempt=0, detail=RETRY_DETAIL).cte(
+            "logged"
         )
         stmt = select(moved).add_cte(logged)
         async with self._engine.begin() as conn:

@@ -21,8 +21,6 @@ from sqlalchemy import (
     Text,
     bindparam,
     func,
-    insert,
-    literal,
     select,
     update,
 )
@@ -31,7 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import Insert
 
 from ringback.adapters.outbound.db.receipts_store import SqlReceiptTransaction
-from ringback.adapters.outbound.db.tables import call, message, message_event, restaurant
+from ringback.adapters.outbound.db.tables import call, message, restaurant
+from ringback.adapters.outbound.db.timeline import log_moves
 from ringback.domain.model import MessageStatus, Outcome
 from ringback.domain.ports import ClaimedMessage, Metrics, NoMetrics
 
@@ -66,10 +65,7 @@ def _requeue_expired_statement() -> Insert:
         .returning(message.c.id, message.c.attempts)
         .cte("expired")
     )
-    return insert(message_event).from_select(
-        ["message_id", "status", "attempt", "detail"],
-        select(expired.c.id, literal(_QUEUED), expired.c.attempts, literal(LEASE_EXPIRED)),
-    )
+    return log_moves(expired, _QUEUED, detail=LEASE_EXPIRED)
 
 
 def _claim_statement(condition: ColumnElement[bool]) -> Select[Any]:
@@ -96,14 +92,7 @@ def _claim_statement(condition: ColumnElement[bool]) -> Select[Any]:
         )
         .cte("moved")
     )
-    return select(moved).add_cte(
-        insert(message_event)
-        .from_select(
-            ["message_id", "status", "attempt"],
-            select(moved.c.id, literal(_SENDING), moved.c.attempts),
-        )
-        .cte("logged")
-    )
+    return select(moved).add_cte(log_moves(moved, _SENDING).cte("logged"))
 
 
 def _move_statement(status: MessageStatus, **values: Any) -> Insert:
@@ -125,15 +114,7 @@ def _move_statement(status: MessageStatus, **values: Any) -> Insert:
         .returning(message.c.id, message.c.attempts)
         .cte("moved")
     )
-    return insert(message_event).from_select(
-        ["message_id", "status", "attempt", "detail"],
-        select(
-            moved.c.id,
-            literal(status.value),
-            moved.c.attempts,
-            bindparam("p_detail", type_=Text),
-        ),
-    )
+    return log_moves(moved, status.value, detail=bindparam("p_detail", type_=Text))
 
 
 _REQUEUE_EXPIRED = _requeue_expired_statement()

@@ -11,13 +11,14 @@ import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 
-from sqlalchemy import delete, func, insert, literal, literal_column, select, text, update
+from sqlalchemy import delete, func, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnClause
 
 from ringback.adapters.outbound.db.receipts_tables import pending_receipt
-from ringback.adapters.outbound.db.tables import customer, message, message_event, restaurant
+from ringback.adapters.outbound.db.tables import customer, message, restaurant
+from ringback.adapters.outbound.db.timeline import log_moves
 from ringback.domain.model import MessageStatus
 from ringback.domain.receipts import (
     BusinessNumber,
@@ -81,15 +82,7 @@ class SqlReceiptTransaction:
                 .cte("changed")
             )
             logged = await self._conn.execute(
-                insert(message_event).from_select(
-                    ["message_id", "status", "attempt", "detail"],
-                    select(
-                        changed.c.id,
-                        literal(step.status.value),
-                        changed.c.attempts,
-                        literal(step.error or RECEIPT_DETAIL),
-                    ),
-                )
+                log_moves(changed, step.status.value, detail=step.error or RECEIPT_DETAIL)
             )
             if not logged.rowcount:
                 break

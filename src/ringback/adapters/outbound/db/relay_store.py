@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import ReturningInsert
 
 from ringback.adapters.outbound.db.tables import call, customer, message, message_event, reservation
+from ringback.adapters.outbound.db.timeline import log_moves
 from ringback.domain.model import (
     ACTIVE_RESERVATION_STATUSES,
     CallEvent,
@@ -354,14 +355,8 @@ class SqlRelayStore:
             .cte("cancelled")
         )
         logged = await self._conn.execute(
-            insert(message_event).from_select(
-                ["message_id", "status", "attempt", "detail"],
-                select(
-                    cancelled.c.id,
-                    literal(MessageStatus.CANCELLED.value),
-                    cancelled.c.attempts,
-                    literal("the customer's call was answered"),
-                ),
+            log_moves(
+                cancelled, MessageStatus.CANCELLED.value, detail="the customer's call was answered"
             )
         )
         await self._conn.execute(
