@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime as dt
 import hashlib
 import hmac
 import itertools
@@ -16,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from ringback.adapters.outbound.db.receipts_tables import pending_receipt
 from ringback.adapters.outbound.db.tables import customer, message, message_event
@@ -496,3 +497,30 @@ async def test_a_receipt_racing_the_commit_of_its_message_id_is_applied_either_w
             ).scalar_one()
         assert (await state(container, message_id))[0] == "delivered"
         assert left == 0
+
+
+async def test_a_receipt_kept_for_a_day_is_forgotten_when_another_is_kept(
+    hooks: httpx.AsyncClient, make_restaurant: MakeRestaurant, container: Container
+) -> None:
+    tenant = await restaurant_with_own_number(make_restaurant)
+    pnid = phone_number_id(tenant)
+    stale, fresh = f"wamid.stale{uuid.uuid4().hex}", f"wamid.fresh{uuid.uuid4().hex}"
+    assert (await deliver(hooks, receipt("delivered", stale, pnid))).status_code == 200
+    async with container.engine.begin() as conn:
+        await conn.execute(
+            update(pending_receipt)
+            .where(pending_receipt.c.provider_message_id == stale)
+            .values(created_at=func.now() - dt.timedelta(days=1, minutes=1))
+        )
+    assert (await deliver(hooks, receipt("delivered", fresh, pnid))).status_code == 200
+    async with container.engine.connect() as conn:
+        kept = set(
+            (
+                await conn.execute(
+                    select(pending_receipt.c.provider_message_id).where(
+                        pending_receipt.c.provider_message_id.in_([stale, fresh])
+                    )
+                )
+            ).scalars()
+        )
+    assert kept == {fresh}

@@ -34,6 +34,18 @@ _phone_number_id: ColumnClause[str] = literal_column("restaurant.whatsapp ->> 'p
 RECEIPT_DETAIL = "WhatsApp status webhook"
 
 
+PENDING_RECEIPT_TTL = dt.timedelta(days=1)
+_FORGET_STALE = delete(pending_receipt).where(
+    pending_receipt.c.id.in_(
+        select(pending_receipt.c.id)
+        .where(pending_receipt.c.created_at < func.now() - PENDING_RECEIPT_TTL)
+        .limit(100)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+)
+
+
 class SqlReceiptTransaction:
     """The receipts' statements on one connection, inside the caller's transaction."""
 
@@ -91,6 +103,13 @@ class SqlReceiptTransaction:
         return moved
 
     async def keep_pending(self, phone_number_id: str, receipt: Receipt) -> None:
+        """Keep a receipt until its message id is committed; forget a few stale ones meanwhile.
+
+        A receipt can only run ahead of its own send by the seconds between the provider's
+        answer and our commit, so one kept for a day belongs to a send that never committed
+        (the process died and the message was sent again under another id): it is dropped.
+        """
+        await self._conn.execute(_FORGET_STALE)
         await self._conn.execute(
             pg_insert(pending_receipt)
             .values(
