@@ -10,17 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import respx
 from playwright.async_api import async_playwright, expect
@@ -31,6 +25,7 @@ from ringback.bootstrap import Container
 from ringback.domain.model import CallEvent, Decision, Direction, Disposition, Source, TokenKind
 from tests.api.conftest import graph_ok
 from tests.conftest import GRAPH_BASE, MakeRestaurant, Tenant, random_mobile
+from tests.e2e.processes import running_server
 from tests.fakegraph import FakeGraph
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sql]
@@ -55,12 +50,6 @@ SCREENSHOT = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def graph() -> Iterator[respx.MockRouter]:
     """The Graph API of the in-process relay that seeds the calls."""
@@ -76,8 +65,9 @@ def fake_graph() -> Iterator[FakeGraph]:
 
 
 @pytest.fixture(scope="module")
-async def server_url(database_url: str, fake_graph: FakeGraph) -> AsyncIterator[str]:
-    port = free_port()
+async def server_url(
+    database_url: str, fake_graph: FakeGraph, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -85,32 +75,9 @@ async def server_url(database_url: str, fake_graph: FakeGraph) -> AsyncIterator[
         "RINGBACK_RATE_LIMIT_PER_SECOND": "0",
         "RINGBACK_ADMIN_TOKEN": "dashboard-admin-token-0123456789",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ringback.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    async with httpx.AsyncClient() as http:
-        while True:
-            try:
-                if (await http.get(f"{url}/healthz")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode() if process.stdout else ""
-                process.kill()
-                pytest.fail(f"ringback serve did not come up:\n{output}")
-            time.sleep(0.1)
-    yield url
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    log = tmp_path_factory.mktemp("dashboard") / "serve.log"
+    async with running_server(env, log) as server:
+        yield server.url
 
 
 async def seed(

@@ -9,16 +9,13 @@ a hung request is answered, if ever, after its client gave up or died, so it nev
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +32,7 @@ from ringback.adapters.outbound.db.tables import call, message, message_event
 from ringback.domain.model import TokenKind
 from tests.conftest import random_mobile
 from tests.e2e.own_database import create_tenant, engine_for, own_database
+from tests.e2e.processes import Process, Server, running_server, spawn, stop
 from tests.fakegraph import FakeGraph, GraphRequest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sql]
@@ -43,12 +41,6 @@ ADMIN = "faults-admin-token-0123456789"
 
 
 # --- processes -----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def process_env(database_url: str, graph: FakeGraph, **overrides: str) -> dict[str, str]:
@@ -64,64 +56,6 @@ def process_env(database_url: str, graph: FakeGraph, **overrides: str) -> dict[s
         "RINGBACK_GRAPH_TIMEOUT_SECONDS": "0.5",
         **overrides,
     }
-
-
-@dataclass
-class Process:
-    popen: subprocess.Popen[bytes]
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def spawn(args: list[str], env: Mapping[str, str], log: Path) -> Process:
-    # Output goes to a file: a pipe nobody reads would block a chatty child (PostgreSQL down).
-    with log.open("wb") as sink:
-        popen = subprocess.Popen(
-            [sys.executable, "-m", "ringback.cli", *args],
-            env=dict(env),
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    return Process(popen, log)
-
-
-def stop(process: Process) -> None:
-    if process.popen.poll() is not None:
-        return
-    process.popen.send_signal(signal.SIGTERM)
-    try:
-        process.popen.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.popen.kill()
-        process.popen.wait()
-
-
-@dataclass
-class Server:
-    url: str
-    process: Process
-
-
-@contextlib.asynccontextmanager
-async def running_server(env: Mapping[str, str], log: Path, *extra: str) -> AsyncIterator[Server]:
-    port = free_port()
-    process = spawn(["serve", "--host", "127.0.0.1", "--port", str(port), *extra], env, log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        async with httpx.AsyncClient() as http:
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    if (await http.get(f"{url}/healthz")).status_code == 200:
-                        break
-                if process.popen.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"ringback serve did not come up:\n{process.output()}")
-                await asyncio.sleep(0.1)
-        yield Server(url, process)
-    finally:
-        stop(process)
 
 
 async def eventually(

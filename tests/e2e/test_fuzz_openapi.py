@@ -8,14 +8,7 @@ content type, headers and body its OpenAPI document describes.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +24,7 @@ from ringback.app import create_app
 from ringback.domain.model import TokenKind
 from ringback.settings import Settings
 from tests.e2e.own_database import create_tenant, engine_for, own_database
+from tests.e2e.processes import running_server
 from tests.fakegraph import FakeGraph
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sql]
@@ -68,19 +62,11 @@ async def credentials(fuzz_database_url: str) -> Credentials:
     return Credentials(partner=tokens[TokenKind.PARTNER], ops=tokens[TokenKind.OPS])
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 async def server_url(
     fuzz_database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[str]:
     log = tmp_path_factory.mktemp("fuzz") / "serve.log"
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     with FakeGraph() as graph:
         env = {
             **os.environ,
@@ -89,33 +75,10 @@ async def server_url(
             "RINGBACK_ADMIN_TOKEN": ADMIN,
             "RINGBACK_RATE_LIMIT_PER_SECOND": "0",
         }
-        with log.open("wb") as sink:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "ringback.cli", "serve", "--port", str(port)],
-                env=env,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            deadline = time.monotonic() + 30
-            async with httpx.AsyncClient() as http:
-                while True:
-                    with contextlib.suppress(httpx.TransportError):
-                        if (await http.get(f"{url}/healthz")).status_code == 200:
-                            break
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        pytest.fail(f"ringback serve did not come up:\n{log.read_text()}")
-                    await asyncio.sleep(0.1)
-            yield url
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            server_log = log.read_text(errors="replace")
-            assert "Traceback" not in server_log, server_log[-5000:]
+        async with running_server(env, log) as server:
+            yield server.url
+        server_log = log.read_text(errors="replace")
+        assert "Traceback" not in server_log, server_log[-5000:]
 
 
 def native_openapi() -> dict[str, Any]:

@@ -4,11 +4,8 @@ processes on one database still send exactly one message per decision (SPEC §3)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -17,16 +14,11 @@ import pytest
 
 from ringback.domain.model import TokenKind
 from tests.conftest import MakeRestaurant, Tenant, random_mobile
+from tests.e2e.processes import running_server, spawn, stop
 from tests.fakegraph import FakeGraph
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sql]
 RACERS = 50
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +28,9 @@ def fake_graph() -> Iterator[FakeGraph]:
 
 
 @pytest.fixture(scope="module")
-async def servers(database_url: str, fake_graph: FakeGraph) -> AsyncIterator[list[str]]:
+async def servers(
+    database_url: str, fake_graph: FakeGraph, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[list[str]]:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -47,34 +41,22 @@ async def servers(database_url: str, fake_graph: FakeGraph) -> AsyncIterator[lis
         "RINGBACK_LEASE_SECONDS": "5",
         "RINGBACK_DB_POOL_SIZE": "15",
     }
-    ports = [free_port(), free_port()]
-    command = [sys.executable, "-m", "ringback.cli"]
-    processes = [
-        subprocess.Popen([*command, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env)
-        for port in ports
-    ]
-    processes += [subprocess.Popen([*command, "worker"], env=env) for _ in range(2)]
-    urls = [f"http://127.0.0.1:{port}" for port in ports]
-    deadline = time.monotonic() + 30
-    async with httpx.AsyncClient() as http:
-        for url in urls:
-            while True:
-                try:
-                    if (await http.get(f"{url}/readyz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "servers did not come up"
-                await asyncio.sleep(0.1)
-    yield urls
-    for process in processes:
-        process.send_signal(signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            pytest.fail("a process did not stop on SIGTERM")
+    logs = tmp_path_factory.mktemp("scale-out")
+    workers = [spawn(["worker"], env, logs / f"worker-{i}.log") for i in range(2)]
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            started = [
+                await stack.enter_async_context(
+                    running_server(env, logs / f"serve-{i}.log", ready_path="/readyz")
+                )
+                for i in range(2)
+            ]
+            yield [server.url for server in started]
+            for server in started:
+                assert stop(server.process), "a server did not stop on SIGTERM"
+    finally:
+        stopped = [stop(worker) for worker in workers]
+    assert all(stopped), "a worker did not stop on SIGTERM"
 
 
 async def _report_everywhere(

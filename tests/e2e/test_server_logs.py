@@ -4,48 +4,31 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
+from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.e2e.processes import running_server, stop
+
 pytestmark = [pytest.mark.e2e, pytest.mark.sql]
 
 
-def test_json_logs_carry_the_request_id_on_every_line_of_a_request(database_url: str) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+async def test_json_logs_carry_the_request_id_on_every_line_of_a_request(
+    database_url: str, tmp_path: Path
+) -> None:
     env = {**os.environ, "DATABASE_URL": database_url, "RINGBACK_LOG_FORMAT": "json"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ringback.cli", "serve", "--no-worker", "--port", str(port)],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.1)
-        reply = httpx.post(
-            f"http://127.0.0.1:{port}/api/partner/v1/missed-calls",
-            json={},
-            headers={"X-Request-ID": "e2e-log-check"},
-        )
+    log = tmp_path / "serve.log"
+    async with running_server(env, log, "--no-worker") as server:
+        async with httpx.AsyncClient() as http:
+            reply = await http.post(
+                f"{server.url}/api/partner/v1/missed-calls",
+                json={},
+                headers={"X-Request-ID": "e2e-log-check"},
+            )
         assert reply.status_code == 401
-    finally:
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=15)
-    events = [json.loads(line) for line in stderr.splitlines() if line.strip()]
+        assert stop(server.process)
+    events = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     assert events, "no log lines"
     access = [e for e in events if e["logger"] == "uvicorn.access"]
     assert any(

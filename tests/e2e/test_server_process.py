@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
 
 from ringback.domain.model import TokenKind
 from tests.conftest import MakeRestaurant, Tenant, random_mobile
+from tests.e2e.processes import Server, running_server, stop
 from tests.fakegraph import FakeGraph
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sql]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +24,9 @@ def fake_graph() -> Iterator[FakeGraph]:
 
 
 @pytest.fixture(scope="module")
-async def server(database_url: str, fake_graph: FakeGraph) -> AsyncIterator[Server]:
-    port = free_port()
+async def server(
+    database_url: str, fake_graph: FakeGraph, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Server]:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -52,33 +37,10 @@ async def server(database_url: str, fake_graph: FakeGraph) -> AsyncIterator[Serv
         "RINGBACK_WORKER_POLL_SECONDS": "0.1",
         "RINGBACK_ADMIN_TOKEN": "e2e-admin-token-0123456789",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ringback.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    async with httpx.AsyncClient() as http:
-        while True:
-            try:
-                if (await http.get(f"{url}/healthz")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode() if process.stdout else ""
-                process.kill()
-                pytest.fail(f"ringback serve did not come up:\n{output}")
-            time.sleep(0.1)
-    yield Server(url, process)
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        pytest.fail("ringback serve did not stop on SIGTERM")
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    async with running_server(env, log) as running:
+        yield running
+        assert stop(running.process), "ringback serve did not stop on SIGTERM"
 
 
 async def report(server: Server, tenant: Tenant, **body: str) -> httpx.Response:
