@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -26,14 +25,10 @@ from ringback.domain.ports import MessageSender, Metrics, NoMetrics
 from ringback.service.dispatch import Dispatcher
 from ringback.service.ops import OpsService
 from ringback.service.receipts import ReceiptsService
-from ringback.service.relay import RelayService
+from ringback.service.relay import RelayService, utc_now
 from ringback.settings import Settings
 
 log = logging.getLogger("ringback")
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass

@@ -29,9 +29,10 @@ from ringback.adapters.outbound.db.engine import build_engine
 from ringback.adapters.outbound.db.outbox import LEASE_EXPIRED, SqlOutbox
 from ringback.adapters.outbound.db.tables import call, message, message_event
 from ringback.adapters.outbound.whatsapp import WhatsAppCloudSender
-from ringback.bootstrap import Container, build_container, utc_now
+from ringback.bootstrap import Container, build_container
 from ringback.domain.model import (
     CallEvent,
+    Decision,
     Direction,
     Disposition,
     MessageStatus,
@@ -40,6 +41,7 @@ from ringback.domain.model import (
 )
 from ringback.domain.ports import ClaimedMessage, MessageSender, SendResult
 from ringback.service.dispatch import Dispatcher
+from ringback.service.relay import utc_now
 from tests.conftest import GRAPH_BASE, MakeRestaurant, Tenant, make_settings
 from tests.fakegraph import FakeGraph
 
@@ -151,9 +153,9 @@ async def tenant(make_restaurant: MakeRestaurant, container: Container) -> Async
         )
 
 
-async def missed_call(container: Container, tenant: Tenant, number: str) -> int:
-    """Report a missed call through the relay; returns the id of the message it queued."""
-    decision = await container.relay.handle(
+async def report(container: Container, tenant: Tenant, number: str) -> Decision:
+    """Report a missed call through the relay (which sends inline if the container does)."""
+    return await container.relay.handle(
         tenant.restaurant,
         CallEvent(
             source=Source.PARTNER,
@@ -164,9 +166,21 @@ async def missed_call(container: Container, tenant: Tenant, number: str) -> int:
             occurred_at=utc_now(),
         ),
     )
+
+
+async def missed_call(container: Container, tenant: Tenant, number: str) -> int:
+    """Report a missed call through the relay; returns the id of the message it queued."""
+    decision = await report(container, tenant, number)
     assert decision.outcome is Outcome.QUEUED
     assert decision.message_id is not None
     return decision.message_id
+
+
+async def claim_one(outbox: SqlOutbox, message_id: int, lease_seconds: float) -> ClaimedMessage:
+    """Claim what is due, as a worker does, and return the hold on this test's message."""
+    held = [m for m in await outbox.claim_due(1000, lease_seconds) if m.id == message_id]
+    assert held, "the message was not due"
+    return held[0]
 
 
 async def message_row(engine: AsyncEngine, message_id: int) -> Row[Any]:
@@ -200,15 +214,6 @@ async def drive_until_settled(
             return row
         assert time.monotonic() < deadline, f"message still {row.status} after {timeout}s"
         await asyncio.sleep(0.02)
-
-
-async def wait_for_status(
-    engine: AsyncEngine, message_id: int, status: MessageStatus, timeout: float = 5.0
-) -> None:
-    deadline = time.monotonic() + timeout
-    while (await message_row(engine, message_id)).status != status.value:
-        assert time.monotonic() < deadline, f"message never reached {status}"
-        await asyncio.sleep(0.01)
 
 
 async def sleep_until(moment: dt.datetime, db_now: dt.datetime) -> None:
@@ -369,7 +374,7 @@ async def test_message_held_under_a_live_lease_is_not_taken_by_another_dispatche
     container = await make_container()
     (number,) = mobile_numbers(1)
     message_id = await missed_call(container, tenant, number)
-    held = await SqlOutbox(container.engine).claim(message_id, lease_seconds=30)
+    held = await claim_one(SqlOutbox(container.engine), message_id, 30)
     assert held is not None
 
     await container.dispatcher.run_once(20)
@@ -387,7 +392,7 @@ async def test_message_of_a_dead_worker_is_taken_over_when_its_lease_expires_and
     (number,) = mobile_numbers(1)
     message_id = await missed_call(container, tenant, number)
     dead_worker = SqlOutbox(container.engine)
-    held = await dead_worker.claim(message_id, lease_seconds=0.3)
+    held = await claim_one(dead_worker, message_id, 0.3)
     assert held is not None  # ... and the worker dies without marking it
 
     row = await message_row(container.engine, message_id)
@@ -416,7 +421,7 @@ async def test_late_answer_of_a_dead_worker_changes_nothing_after_the_takeover(
     (number,) = mobile_numbers(1)
     message_id = await missed_call(container, tenant, number)
     dead_worker = SqlOutbox(container.engine)
-    held = await dead_worker.claim(message_id, lease_seconds=0.3)
+    held = await claim_one(dead_worker, message_id, 0.3)
     assert held is not None
     row = await message_row(container.engine, message_id)
     await sleep_until(row.lease_expires_at, row.db_now)
@@ -447,7 +452,7 @@ async def test_late_answer_with_an_old_lease_does_not_move_a_message_still_being
     (number,) = mobile_numbers(1)
     message_id = await missed_call(container, tenant, number)
     outbox = SqlOutbox(container.engine)
-    old = await outbox.claim(message_id, lease_seconds=0.2)
+    old = await claim_one(outbox, message_id, 0.2)
     assert old is not None
     row = await message_row(container.engine, message_id)
     await sleep_until(row.lease_expires_at, row.db_now)
@@ -546,47 +551,50 @@ async def test_concurrent_dispatchers_send_every_message_exactly_once(
 async def test_inline_attempt_gives_up_waiting_at_its_deadline_and_finishes_in_the_background(
     make_container: MakeContainer, tenant: Tenant, graph: ScriptedGraph
 ) -> None:
-    container = await make_container()
+    container = await make_container(inline_dispatch_timeout=0.1)
     (number,) = mobile_numbers(1)
-    message_id = await missed_call(container, tenant, number)
     graph.then(number, 0.6)  # the provider answers after 0.6 s
 
     started = time.monotonic()
-    status = await container.dispatcher.dispatch_within(message_id, 0.1)
+    decision = await report(container, tenant, number)
     waited = time.monotonic() - started
 
-    assert status is None
+    assert decision.outcome is Outcome.QUEUED
+    assert decision.message_id is not None
     assert waited < 0.4
-    row = await message_row(container.engine, message_id)
-    assert row.status in (MessageStatus.QUEUED.value, MessageStatus.SENDING.value)
+    row = await message_row(container.engine, decision.message_id)
+    assert row.status == MessageStatus.SENDING.value  # written leased to the request
     assert row.provider_message_id is None
 
     await container.dispatcher.drain(5)
 
-    row = await message_row(container.engine, message_id)
+    row = await message_row(container.engine, decision.message_id)
     assert row.status == MessageStatus.SENT.value
     assert row.provider_message_id is not None
     assert row.attempts == 1
     assert graph.calls_to(number) == 1
+    async with container.engine.connect() as conn:
+        outcome = await conn.scalar(select(call.c.outcome).where(call.c.id == decision.call_id))
+    assert outcome == Outcome.QUEUED.value  # the reply's outcome never changes afterwards
 
 
 async def test_worker_leaves_alone_a_message_whose_inline_attempt_outlived_its_request(
     make_container: MakeContainer, tenant: Tenant, graph: ScriptedGraph
 ) -> None:
-    container = await make_container(lease_seconds=5)
+    container = await make_container(lease_seconds=5, inline_dispatch_timeout=0.05)
     worker = await make_container(lease_seconds=5)
     (number,) = mobile_numbers(1)
-    message_id = await missed_call(container, tenant, number)
     graph.then(number, 0.5)
 
-    assert await container.dispatcher.dispatch_within(message_id, 0.05) is None
-    await wait_for_status(container.engine, message_id, MessageStatus.SENDING)
+    decision = await report(container, tenant, number)
+    assert decision.outcome is Outcome.QUEUED
+    assert decision.message_id is not None
     await worker.dispatcher.run_once(20)
     assert graph.calls_to(number) == 1
     await container.dispatcher.drain(5)
     await worker.dispatcher.run_once(20)
 
-    row = await message_row(container.engine, message_id)
+    row = await message_row(container.engine, decision.message_id)
     assert row.status == MessageStatus.SENT.value
     assert graph.calls_to(number) == 1
 
@@ -594,44 +602,12 @@ async def test_worker_leaves_alone_a_message_whose_inline_attempt_outlived_its_r
 async def test_inline_attempt_within_its_deadline_answers_with_the_final_status(
     make_container: MakeContainer, tenant: Tenant, graph: ScriptedGraph
 ) -> None:
-    container = await make_container()
+    container = await make_container(inline_dispatch_timeout=2)
     sent_number, failed_number = mobile_numbers(2)
-    sent_id = await missed_call(container, tenant, sent_number)
-    failed_id = await missed_call(container, tenant, failed_number)
     graph.then(failed_number, graph_error(131026))
 
-    assert await container.dispatcher.dispatch_within(sent_id, 2) is MessageStatus.SENT
-    assert await container.dispatcher.dispatch_within(failed_id, 2) is (MessageStatus.FAILED)
-
-
-async def test_relay_replies_queued_past_the_inline_deadline_and_the_message_ends_sent(
-    make_container: MakeContainer, tenant: Tenant, graph: ScriptedGraph
-) -> None:
-    container = await make_container(inline_dispatch_timeout=0.1)
-    (number,) = mobile_numbers(1)
-    graph.then(number, 0.5)
-
-    decision = await container.relay.handle(
-        tenant.restaurant,
-        CallEvent(
-            source=Source.PARTNER,
-            external_id=uuid.uuid4().hex,
-            direction=Direction.INBOUND,
-            disposition=Disposition.MISSED,
-            raw_number=number,
-            occurred_at=utc_now(),
-        ),
-    )
-    assert decision.outcome is Outcome.QUEUED
-    assert decision.message_id is not None
-    await container.dispatcher.drain(5)
-
-    row = await message_row(container.engine, decision.message_id)
-    assert row.status == MessageStatus.SENT.value
-    assert graph.calls_to(number) == 1
-    async with container.engine.connect() as conn:
-        outcome = await conn.scalar(select(call.c.outcome).where(call.c.id == decision.call_id))
-    assert outcome == Outcome.QUEUED.value  # the reply's outcome never changes afterwards
+    assert (await report(container, tenant, sent_number)).outcome is Outcome.SENT
+    assert (await report(container, tenant, failed_number)).outcome is Outcome.FAILED
 
 
 # --- over a real socket --------------------------------------------------------------------------

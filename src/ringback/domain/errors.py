@@ -23,7 +23,3 @@ class NotFound(RingbackError):
 
 class Conflict(RingbackError):
     """The resource is not in a state that allows the request."""
-
-
-class StoreUnavailable(RingbackError):
-    """The database cannot be reached."""

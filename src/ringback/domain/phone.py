@@ -44,10 +44,6 @@ class PhoneReading:
     display: str
     e164: str | None = None
 
-    @property
-    def idempotency_key(self) -> str:
-        return self.e164 or self.display
-
 
 def _prepare(raw: str) -> str:
     text = raw.strip()

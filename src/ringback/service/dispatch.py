@@ -53,10 +53,6 @@ class Dispatcher:
     def lease_seconds(self) -> float:
         return self._lease_seconds
 
-    async def dispatch_within(self, message_id: int, seconds: float) -> MessageStatus | None:
-        """Claim and send one message now; past ``seconds`` it goes on, shielded; returns None."""
-        return await self._within(self._dispatch_one(message_id), seconds)
-
     async def deliver_within(self, held: ClaimedMessage, seconds: float) -> MessageStatus | None:
         """Send a message already held under lease (written leased by the request that sends it)."""
         return await self._within(self._deliver(held), seconds)
@@ -74,12 +70,6 @@ class Dispatcher:
 
     async def record_outcome(self, call_id: int, outcome: Outcome) -> None:
         await self._outbox.set_call_outcome(call_id, outcome)
-
-    async def _dispatch_one(self, message_id: int) -> MessageStatus | None:
-        claimed = await self._outbox.claim(message_id, self._lease_seconds)
-        if claimed is None:
-            return None
-        return await self._deliver(claimed)
 
     async def run_once(self, batch_size: int) -> int:
         """Claim what is due (or whose lease expired), deliver it; returns how many were claimed."""

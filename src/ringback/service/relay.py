@@ -95,34 +95,48 @@ class RelayService:
                 if alongside is not None:
                     await uow.commit()
                 return _duplicate(stored)
-            if event.disposition is Disposition.MISSED:
-                verdict = await self._decide(uow.relay, restaurant, event, reading, stored)
-                message_id = await uow.relay.resolve_call(
-                    CallResolution(
-                        call_id=stored.id,
-                        outcome=verdict.outcome,
-                        caller_phone_number=reading.display,
-                        customer_id=verdict.customer.id if verdict.customer else None,
-                        reservation_id=verdict.reservation.id if verdict.reservation else None,
-                        template_type=verdict.template_type,
-                    ),
-                    verdict.message,
+            if event.disposition is not Disposition.MISSED:
+                customer, cancelled = await self._observe(
+                    uow.relay, restaurant, event, reading, stored
                 )
-            else:
-                verdict = await self._observe(uow.relay, restaurant, event, reading, stored)
-                message_id = None
+                await uow.commit()
+                if cancelled:
+                    self._metrics.message_moved(MessageStatus.CANCELLED.value, cancelled)
+                self._metrics.call_recorded(
+                    event.source.value, event.direction.value, event.disposition.value, None
+                )
+                return Decision(
+                    call_id=stored.id,
+                    outcome=None,
+                    caller_phone_number=reading.display,
+                    customer_id=customer.id if customer else None,
+                    reservation_id=None,
+                    template_type=None,
+                    created_at=stored.created_at,
+                )
+            verdict = await self._decide(uow.relay, restaurant, event, reading, stored)
+            message_id = await uow.relay.resolve_call(
+                CallResolution(
+                    call_id=stored.id,
+                    outcome=verdict.outcome,
+                    caller_phone_number=reading.display,
+                    customer_id=verdict.customer.id if verdict.customer else None,
+                    reservation_id=verdict.reservation.id if verdict.reservation else None,
+                    template_type=verdict.template_type,
+                ),
+                verdict.message,
+            )
             await uow.commit()
         if message_id is not None:
             self._metrics.message_moved(MessageStatus.QUEUED.value)
-        decided = event.disposition is Disposition.MISSED
-        outcome: Outcome | None = verdict.outcome if decided else None
+        outcome = verdict.outcome
         if verdict.message is not None and message_id is not None:
             outcome = await self._send_inline(restaurant, stored.id, message_id, verdict.message)
         self._metrics.call_recorded(
             event.source.value,
             event.direction.value,
             event.disposition.value,
-            outcome.value if outcome else None,
+            outcome.value,
         )
         return Decision(
             call_id=stored.id,
@@ -212,25 +226,28 @@ class RelayService:
         event: CallEvent,
         reading: PhoneReading,
         stored: StoredCall,
-    ) -> _Verdict:
-        """Answered and other calls are stored; an answered one cancels and recovers (SPEC §3)."""
+    ) -> tuple[CustomerRecord | None, int]:
+        """Answered and other calls are stored; an answered one cancels and recovers (SPEC §3).
+
+        Returns the customer (None for a hidden or invalid number) and how many queued messages
+        the answer cancelled.
+        """
         answered = event.disposition is Disposition.ANSWERED
         if answered and event.recovers_call_id is not None:
             await store.mark_recovered(restaurant.id, event.recovers_call_id, event.occurred_at)
         if reading.e164 is None:
-            return _Verdict(Outcome.QUEUED)
+            return None, 0
         customer = await store.match_or_create_customer(restaurant.id, reading.e164)
         await store.link_customer(stored.id, customer.id)
-        if answered:
-            cancelled = await store.mark_answered(
-                restaurant.id,
-                customer.id,
-                event.occurred_at,
-                event.occurred_at - rules.RECOVERY_WINDOW,
-            )
-            if cancelled:
-                self._metrics.message_moved(MessageStatus.CANCELLED.value, cancelled)
-        return _Verdict(Outcome.QUEUED, customer=customer)
+        if not answered:
+            return customer, 0
+        cancelled = await store.mark_answered(
+            restaurant.id,
+            customer.id,
+            event.occurred_at,
+            event.occurred_at - rules.RECOVERY_WINDOW,
+        )
+        return customer, cancelled
 
     def _inline_lease(self, due: dt.datetime, now: dt.datetime) -> InlineLease | None:
         """A message due now is sent by the request itself, under a lease taken at birth."""

@@ -30,7 +30,7 @@ from ringback.adapters.inbound.ops.schemas import (
     StatsTotalsOut,
     TimelineEventOut,
 )
-from ringback.api.errors import ApiError, validation_error
+from ringback.api.errors import validation_error
 from ringback.api.formats import id_str, iso_z
 from ringback.domain.model import Direction, Disposition, MessageStatus, Outcome, Source
 from ringback.domain.operations import (
@@ -357,7 +357,3 @@ def _csv_text(value: str) -> str:
     if value[:1] in ("=", "@", "\t", "\r") or (value[:1] == "-" and not value[1:].isdigit()):
         return "'" + value
     return value
-
-
-def not_a_number(name: str) -> ApiError:
-    return validation_error([{"field": f"query.{name}", "message": "not an id"}])

@@ -6,9 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ringback.settings import to_asyncpg_url
 
@@ -34,9 +32,3 @@ def upgrade_to_head(database_url: str) -> None:
 
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("postgresql://unused/x")).get_current_head()
-
-
-async def current_revision(connection: AsyncConnection) -> str | None:
-    return await connection.run_sync(
-        lambda sync: MigrationContext.configure(sync).get_current_revision()
-    )

@@ -128,11 +128,6 @@ _CLAIM_DUE = _claim_statement(
         .scalar_subquery()
     )
 )
-_CLAIM_ONE = _claim_statement(
-    (message.c.id == bindparam("p_id"))
-    & (message.c.status == _QUEUED)
-    & (message.c.next_attempt_at <= func.now())
-)
 _MARK_SENT = _move_statement(
     MessageStatus.SENT, provider_message_id=bindparam("p_provider_id"), last_error=None
 )
@@ -161,14 +156,6 @@ class SqlOutbox:
             params = {"p_limit": limit, "p_token": token, "p_lease_seconds": lease_seconds}
             rows = (await conn.execute(_CLAIM_DUE, params)).all()
         return [_claimed(row, token) for row in rows]
-
-    async def claim(self, message_id: int, lease_seconds: float) -> ClaimedMessage | None:
-        """Claim one queued, due message by id."""
-        token = uuid.uuid4()
-        params = {"p_id": message_id, "p_token": token, "p_lease_seconds": lease_seconds}
-        async with self._autocommit.connect() as conn:
-            row = (await conn.execute(_CLAIM_ONE, params)).first()
-        return _claimed(row, token) if row is not None else None
 
     async def _move(
         self, conn: AsyncConnection, statement: Insert, held: ClaimedMessage, **params: Any
