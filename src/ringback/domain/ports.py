@@ -47,7 +47,6 @@ class ReservationRecord:
 @dataclass(frozen=True, slots=True)
 class NewMessage:
     restaurant_id: int
-    call_id: int
     customer_id: int
     to_phone_number: str
     template_type: TemplateType
@@ -65,13 +64,49 @@ class InlineLease:
 
 
 @dataclass(frozen=True, slots=True)
-class CallResolution:
-    call_id: int
+class CallerLookup:
+    """What a missed report's first statement matches for its caller (SPEC §3)."""
+
+    phone_number: str
+    """E.164: the customer is matched or created by it."""
+    reservations_from: dt.datetime
+    reservations_until: dt.datetime
+    lock: bool
+    """Take the caller's decision lock: the report may reach the cooldown rule."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallerFacts:
+    customer: CustomerRecord
+    reservation: ReservationRecord | None
+
+
+@dataclass(frozen=True, slots=True)
+class CooldownWindow:
+    """Another missed call of this number with a live message in [earliest, latest] blocks."""
+
+    restaurant_id: int
+    phone_number: str
+    earliest: dt.datetime
+    latest: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CallVerdict:
+    """The decision to store with the call (before the cooldown check may overrule it)."""
+
     outcome: Outcome
-    caller_phone_number: str
     customer_id: int | None
     reservation_id: int | None
     template_type: TemplateType | None
+
+
+@dataclass(frozen=True, slots=True)
+class DecidedCall:
+    call: StoredCall
+    in_cooldown: bool
+    """This report claimed the decision and the cooldown overruled it: ``SKIPPED_COOLDOWN``."""
+    message_id: int | None
 
 
 class RelayStore(Protocol):
@@ -85,28 +120,30 @@ class RelayStore(Protocol):
         claim_token: uuid.UUID | None,
     ) -> StoredCall: ...
 
+    async def match_caller(self, restaurant_id: int, caller: CallerLookup) -> CallerFacts:
+        """The customer (matched or created), their reservation and, with ``caller.lock``, the
+        caller's decision lock, held until the transaction ends."""
+        ...
+
     async def match_or_create_customer(
         self, restaurant_id: int, phone_number: str
     ) -> CustomerRecord: ...
 
-    async def find_reservation(
-        self, customer_id: int, earliest: dt.datetime, latest: dt.datetime
-    ) -> ReservationRecord | None: ...
-
-    async def lock_caller(self, restaurant_id: int, phone_number: str) -> None: ...
-
-    async def in_cooldown(
+    async def decide_call(
         self,
         restaurant_id: int,
-        phone_number: str,
-        call_id: int,
-        occurred_at: dt.datetime,
-        hours: float,
-    ) -> bool: ...
-
-    async def resolve_call(
-        self, resolution: CallResolution, message: NewMessage | None = None
-    ) -> int | None: ...
+        event: CallEvent,
+        caller_phone_number: str,
+        claim_token: uuid.UUID,
+        verdict: CallVerdict,
+        message: NewMessage | None = None,
+        cooldown: CooldownWindow | None = None,
+    ) -> DecidedCall:
+        """Record a missed report and, if it claims the call's decision, store ``verdict`` and
+        ``message`` with it — unless ``cooldown`` finds a live message of the caller: then the
+        call is ``SKIPPED_COOLDOWN`` and no message is written. A report that does not claim
+        (a replay, an answered call) changes no decision."""
+        ...
 
     async def link_customer(self, call_id: int, customer_id: int) -> None: ...
 

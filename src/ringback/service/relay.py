@@ -20,8 +20,11 @@ from ringback.domain.model import (
 )
 from ringback.domain.phone import NumberVerdict, PhoneReading, read_number
 from ringback.domain.ports import (
-    CallResolution,
+    CallerFacts,
+    CallerLookup,
+    CallVerdict,
     ClaimedMessage,
+    CooldownWindow,
     CustomerRecord,
     InlineLease,
     Metrics,
@@ -47,6 +50,8 @@ class _Verdict:
     reservation: ReservationRecord | None = None
     template_type: TemplateType | None = None
     message: NewMessage | None = None
+    cooldown: CooldownWindow | None = None
+    """Set when the verdict passed rules 2-8: the cooldown (rule 9) may still overrule it."""
 
 
 class RelayService:
@@ -78,12 +83,40 @@ class RelayService:
         CCAI status move): it runs first in the same unit of work, and may raise to refuse.
         """
         reading = read_number(event.raw_number, restaurant.country)
-        claim = uuid.uuid4() if event.disposition is Disposition.MISSED else None
+        if event.disposition is not Disposition.MISSED:
+            return await self._record(restaurant, event, reading, alongside)
+        claim = uuid.uuid4()
+        now = self._clock()
+        early = self._outcome_before_customer(restaurant, event, reading, now)
+        caller = None
+        if reading.e164 is not None:
+            caller = CallerLookup(
+                phone_number=reading.e164,
+                reservations_from=event.occurred_at - rules.RESERVATION_LOOKBACK,
+                reservations_until=event.occurred_at + rules.RESERVATION_LOOKAHEAD,
+                lock=early is None,
+            )
         async with self._uow_factory() as uow:
             if alongside is not None:
                 await alongside(uow)
-            stored = await uow.relay.record_call(restaurant.id, event, reading.display, claim)
-            if event.disposition is Disposition.MISSED and not stored.claimed:
+            facts = await uow.relay.match_caller(restaurant.id, caller) if caller else None
+            verdict = self._decide(restaurant, event, reading, facts, early, now)
+            decided = await uow.relay.decide_call(
+                restaurant.id,
+                event,
+                reading.display,
+                claim,
+                CallVerdict(
+                    outcome=verdict.outcome,
+                    customer_id=verdict.customer.id if verdict.customer else None,
+                    reservation_id=verdict.reservation.id if verdict.reservation else None,
+                    template_type=verdict.template_type,
+                ),
+                verdict.message,
+                verdict.cooldown,
+            )
+            stored = decided.call
+            if not stored.claimed:
                 if not stored.decided:
                     # answered before this missed report: stored, never decided
                     await uow.commit()
@@ -95,38 +128,10 @@ class RelayService:
                 if alongside is not None:
                     await uow.commit()
                 return _duplicate(stored)
-            if event.disposition is not Disposition.MISSED:
-                customer, cancelled = await self._observe(
-                    uow.relay, restaurant, event, reading, stored
-                )
-                await uow.commit()
-                if cancelled:
-                    self._metrics.message_moved(MessageStatus.CANCELLED.value, cancelled)
-                self._metrics.call_recorded(
-                    event.source.value, event.direction.value, event.disposition.value, None
-                )
-                return Decision(
-                    call_id=stored.id,
-                    outcome=None,
-                    caller_phone_number=reading.display,
-                    customer_id=customer.id if customer else None,
-                    reservation_id=None,
-                    template_type=None,
-                    created_at=stored.created_at,
-                )
-            verdict = await self._decide(uow.relay, restaurant, event, reading, stored)
-            message_id = await uow.relay.resolve_call(
-                CallResolution(
-                    call_id=stored.id,
-                    outcome=verdict.outcome,
-                    caller_phone_number=reading.display,
-                    customer_id=verdict.customer.id if verdict.customer else None,
-                    reservation_id=verdict.reservation.id if verdict.reservation else None,
-                    template_type=verdict.template_type,
-                ),
-                verdict.message,
-            )
             await uow.commit()
+        if decided.in_cooldown:
+            verdict = _Verdict(Outcome.SKIPPED_COOLDOWN, verdict.customer, verdict.reservation)
+        message_id = decided.message_id
         if message_id is not None:
             self._metrics.message_moved(MessageStatus.QUEUED.value)
         outcome = verdict.outcome
@@ -149,60 +154,92 @@ class RelayService:
             message_id=message_id,
         )
 
-    async def _decide(
+    async def _record(
         self,
-        store: RelayStore,
         restaurant: Restaurant,
         event: CallEvent,
         reading: PhoneReading,
-        stored: StoredCall,
-    ) -> _Verdict:
-        """Rules 2-11, first that applies wins; the customer is matched when the number is valid."""
-        customer = None
-        reservation = None
-        if reading.e164 is not None:
-            customer = await store.match_or_create_customer(restaurant.id, reading.e164)
-            reservation = await store.find_reservation(
-                customer.id,
-                event.occurred_at - rules.RESERVATION_LOOKBACK,
-                event.occurred_at + rules.RESERVATION_LOOKAHEAD,
-            )
+        alongside: Callable[[UnitOfWork], Awaitable[None]] | None,
+    ) -> Decision:
+        """An answered or other call: stored, never decided (SPEC §3)."""
+        async with self._uow_factory() as uow:
+            if alongside is not None:
+                await alongside(uow)
+            stored = await uow.relay.record_call(restaurant.id, event, reading.display, None)
+            customer, cancelled = await self._observe(uow.relay, restaurant, event, reading, stored)
+            await uow.commit()
+        if cancelled:
+            self._metrics.message_moved(MessageStatus.CANCELLED.value, cancelled)
+        self._metrics.call_recorded(
+            event.source.value, event.direction.value, event.disposition.value, None
+        )
+        return Decision(
+            call_id=stored.id,
+            outcome=None,
+            caller_phone_number=reading.display,
+            customer_id=customer.id if customer else None,
+            reservation_id=None,
+            template_type=None,
+            created_at=stored.created_at,
+        )
 
-        def found(outcome: Outcome, template_type: TemplateType | None = None) -> _Verdict:
-            return _Verdict(outcome, customer, reservation, template_type)
-
+    @staticmethod
+    def _outcome_before_customer(
+        restaurant: Restaurant, event: CallEvent, reading: PhoneReading, now: dt.datetime
+    ) -> Outcome | None:
+        """Rules 2-7, which need nothing from the database; None when the report passes them."""
         if not restaurant.missed_calls_enabled:
-            return found(Outcome.SKIPPED_FEATURE_DISABLED)
+            return Outcome.SKIPPED_FEATURE_DISABLED
         if event.forced_outcome is not None:
-            return found(event.forced_outcome)
+            return event.forced_outcome
         if reading.verdict is NumberVerdict.HIDDEN:
-            return _Verdict(Outcome.SKIPPED_HIDDEN_NUMBER)
+            return Outcome.SKIPPED_HIDDEN_NUMBER
         if reading.verdict is NumberVerdict.INVALID:
-            return _Verdict(Outcome.SKIPPED_INVALID_NUMBER)
+            return Outcome.SKIPPED_INVALID_NUMBER
         if reading.verdict is NumberVerdict.NOT_MOBILE:
-            return found(Outcome.SKIPPED_NOT_MOBILE)
-        now = self._clock()
+            return Outcome.SKIPPED_NOT_MOBILE
         if rules.is_stale(event.occurred_at, now, restaurant.max_call_age_hours):
-            return found(Outcome.SKIPPED_STALE)
+            return Outcome.SKIPPED_STALE
         if not restaurant.whatsapp.can_send:
-            return found(Outcome.SKIPPED_NO_WHATSAPP)
-        assert customer is not None
+            return Outcome.SKIPPED_NO_WHATSAPP
+        return None
+
+    def _decide(
+        self,
+        restaurant: Restaurant,
+        event: CallEvent,
+        reading: PhoneReading,
+        facts: CallerFacts | None,
+        early: Outcome | None,
+        now: dt.datetime,
+    ) -> _Verdict:
+        """Rules 2-11, first that applies wins; the cooldown (rule 9) is checked by the statement
+        that stores the verdict, so a verdict past rule 8 carries the window to check."""
+        if facts is None:  # hidden or invalid: no customer
+            assert early is not None
+            return _Verdict(early)
+        customer, reservation = facts.customer, facts.reservation
+        if early is not None:
+            return _Verdict(early, customer, reservation)
         assert reading.e164 is not None
         if customer.suppressed:
-            return found(Outcome.SKIPPED_SUPPRESSED)
-        await store.lock_caller(restaurant.id, reading.e164)
-        if await store.in_cooldown(
-            restaurant.id, reading.e164, stored.id, event.occurred_at, restaurant.cooldown_hours
-        ):
-            return found(Outcome.SKIPPED_COOLDOWN)
+            return _Verdict(Outcome.SKIPPED_SUPPRESSED, customer, reservation)
+        window = dt.timedelta(hours=restaurant.cooldown_hours)
+        cooldown = CooldownWindow(
+            restaurant_id=restaurant.id,
+            phone_number=reading.e164,
+            earliest=event.occurred_at - window,
+            latest=event.occurred_at + window,
+        )
         template_type = rules.choose_template(event.direction, reservation is not None)
         template = restaurant.whatsapp.templates.get(template_type)
         if template is None:
-            return found(Outcome.SKIPPED_NO_TEMPLATE, template_type)
+            return _Verdict(
+                Outcome.SKIPPED_NO_TEMPLATE, customer, reservation, template_type, None, cooldown
+            )
         due = rules.due_at(now, restaurant)
         message = NewMessage(
             restaurant_id=restaurant.id,
-            call_id=stored.id,
             customer_id=customer.id,
             to_phone_number=reading.e164,
             template_type=template_type,
@@ -217,7 +254,7 @@ class RelayService:
             due_at=due,
             inline_lease=self._inline_lease(due, now),
         )
-        return _Verdict(Outcome.QUEUED, customer, reservation, template_type, message)
+        return _Verdict(Outcome.QUEUED, customer, reservation, template_type, message, cooldown)
 
     async def _observe(
         self,

@@ -1,0 +1,320 @@
+"""The relay's statements, built once: SQLAlchemy reuses their compiled form (bench/).
+
+A missed report is decided in at most two statements inside one transaction
+(docs/PERFORMANCE.md):
+
+1. ``MATCH_CALLER`` (a valid number only) matches or creates the customer, finds their
+   reservation and takes the caller's decision lock;
+2. ``DECIDE_CALL`` / ``DECIDE_CALL_AND_ENQUEUE`` checks the cooldown, then writes the call row
+   with its decision (claimed once per key by the upsert) and the message with its first events:
+   the call row is written once, not inserted and then updated (every write of it maintains
+   eleven indexes).
+
+The cooldown check must see every decision committed before the lock was granted; in READ
+COMMITTED a statement sees what was committed when it *began*, so the check belongs to the second
+statement, never to the one that takes the lock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    CTE,
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    DateTime,
+    Integer,
+    Select,
+    Text,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.sql.dml import ReturningInsert
+
+from ringback.adapters.outbound.db.tables import call, customer, message, message_event, reservation
+from ringback.domain.model import ACTIVE_RESERVATION_STATUSES, MessageStatus, Outcome
+
+_TS = DateTime(timezone=True)
+# Literal lists, not an expanding IN: those are re-rendered on every execution.
+_ACTIVE = [literal(status, Text) for status in sorted(ACTIVE_RESERVATION_STATUSES)]
+_SPENT = [literal(s.value, Text) for s in (MessageStatus.FAILED, MessageStatus.CANCELLED)]
+_CALL_COLUMNS = (
+    call.c.id,
+    call.c.caller_phone_number,
+    call.c.decision_token,
+    call.c.outcome,
+    call.c.customer_id,
+    call.c.reservation_id,
+    call.c.template_type,
+    call.c.created_at,
+    call.c.answered_at,
+)
+
+
+def _record_call_statement() -> ReturningInsert[Any]:
+    new = pg_insert(call).values(
+        restaurant_id=bindparam("p_restaurant_id", type_=BigInteger),
+        source=bindparam("p_source"),
+        external_id=bindparam("p_external_id"),
+        direction=bindparam("p_direction"),
+        disposition=bindparam("p_disposition"),
+        caller_raw=bindparam("p_caller_raw"),
+        caller_phone_number=bindparam("p_caller_phone_number"),
+        occurred_at=bindparam("p_occurred_at", type_=_TS),
+        details=bindparam("p_details", type_=JSONB),
+        decision_token=bindparam("p_decision_token", type_=UUID(as_uuid=True)),
+        decided_at=bindparam("p_decided_at", type_=_TS),
+        answered_at=bindparam("p_answered_at", type_=_TS),
+    )
+    # A call already answered is never decided later (a late or out-of-order hangup report).
+    open_call = call.c.decision_token.is_(None) & call.c.answered_at.is_(None)
+    undecided = call.c.decision_token.is_(None)
+    return new.on_conflict_do_update(
+        index_elements=[call.c.restaurant_id, call.c.source, call.c.external_id],
+        set_={
+            "updated_at": func.now(),
+            "disposition": case((open_call, new.excluded.disposition), else_=call.c.disposition),
+            "direction": case((undecided, new.excluded.direction), else_=call.c.direction),
+            "decision_token": case(
+                (open_call, new.excluded.decision_token), else_=call.c.decision_token
+            ),
+            "decided_at": case((open_call, new.excluded.decided_at), else_=call.c.decided_at),
+            "answered_at": func.coalesce(call.c.answered_at, new.excluded.answered_at),
+            "details": call.c.details.op("||")(new.excluded.details),
+        },
+    ).returning(*_CALL_COLUMNS)
+
+
+def _customer_statement() -> ReturningInsert[Any]:
+    new = pg_insert(customer).values(
+        restaurant_id=bindparam("p_restaurant_id"), phone_number=bindparam("p_phone_number")
+    )
+    return new.on_conflict_do_update(
+        index_elements=[customer.c.restaurant_id, customer.c.phone_number],
+        set_={"phone_number": new.excluded.phone_number},
+    ).returning(
+        customer.c.id,
+        customer.c.name,
+        (customer.c.opted_out_at.is_not(None) | customer.c.bad_actor).label("suppressed"),
+    )
+
+
+def _match_caller_statement() -> Select[Any]:
+    """The caller's customer (matched or created), their reservation and decision lock."""
+    new = pg_insert(customer).values(
+        restaurant_id=bindparam("p_restaurant_id", type_=BigInteger),
+        phone_number=bindparam("c_phone_number", type_=Text),
+    )
+    matched = (
+        new.on_conflict_do_update(
+            index_elements=[customer.c.restaurant_id, customer.c.phone_number],
+            set_={"phone_number": new.excluded.phone_number},
+        )
+        .returning(
+            customer.c.id,
+            customer.c.name,
+            (customer.c.opted_out_at.is_not(None) | customer.c.bad_actor).label("suppressed"),
+        )
+        .cte("matched")
+    )
+    booked = (
+        select(reservation.c.id, reservation.c.start_at, reservation.c.party_size)
+        .where(
+            reservation.c.customer_id == matched.c.id,
+            reservation.c.status.in_(_ACTIVE),
+            reservation.c.start_at.between(
+                bindparam("c_reservations_from", type_=_TS),
+                bindparam("c_reservations_until", type_=_TS),
+            ),
+        )
+        .order_by(reservation.c.start_at, reservation.c.id)
+        .limit(1)
+        .cte("booked")
+    )
+    lock = func.pg_advisory_xact_lock(func.hashtextextended(bindparam("c_lock_key", type_=Text), 0))
+    locked = (
+        select(lock.is_not(None).label("held"))
+        .select_from(matched)
+        .where(bindparam("c_lock", type_=Boolean))
+        .cte("locked")
+    )
+    # The rest of the transaction (DECIDE_CALL) runs on a generic plan: its parameters only
+    # pick rows by index, and planning it afresh on every execution, as PostgreSQL otherwise
+    # does, cost more server CPU than executing it (bench/). Ops queries keep custom plans.
+    tuned = select(
+        func.set_config("plan_cache_mode", "force_generic_plan", true()).label("mode")
+    ).cte("tuned")
+    return (
+        select(
+            matched.c.id,
+            matched.c.name,
+            matched.c.suppressed,
+            booked.c.id.label("reservation_id"),
+            booked.c.start_at,
+            booked.c.party_size,
+            select(func.count()).select_from(locked).scalar_subquery().label("locks"),
+            select(tuned.c.mode).scalar_subquery().label("plan_cache_mode"),
+        )
+        .select_from(matched)
+        .outerjoin(booked, true())
+    )
+
+
+def _message_values(recorded: CTE, cooling: CTE, claimed: ColumnElement[bool]) -> Select[Any]:
+    return (
+        select(
+            bindparam("m_restaurant_id", type_=BigInteger),
+            recorded.c.id,
+            bindparam("m_customer_id", type_=BigInteger),
+            bindparam("m_to", type_=Text),
+            bindparam("m_template_type", type_=Text),
+            bindparam("m_template_name", type_=Text),
+            bindparam("m_template_language", type_=Text),
+            bindparam("m_parameters", type_=JSONB),
+            bindparam("m_status", type_=Text),
+            bindparam("m_attempts", type_=Integer),
+            bindparam("m_due_at", type_=_TS),
+            bindparam("m_lease_token", type_=UUID(as_uuid=True)),
+            bindparam("m_lease_expires_at", type_=_TS),
+        )
+        .select_from(recorded.join(cooling, true()))
+        .where(claimed, cooling.c.hit.is_(False))
+    )
+
+
+def _decide_call_statement(*, enqueue: bool) -> Select[Any]:
+    """Check the cooldown, then write the call row with its decision and, with ``enqueue``, the
+    message and its first timeline events: the call row is written once.
+
+    The row of ``(restaurant, source, external_id)`` may exist (a replay, a CCAI call, a Zoho
+    ``ringing``): the decision is written only if it is still open, as in ``RECORD_CALL``. The
+    cooldown parameters are null when the verdict never reached rule 9: nothing matches then.
+    The call itself has no message yet, so the window needs no self-exclusion.
+    """
+    window = (
+        select(literal(1))
+        .select_from(call.join(message, message.c.call_id == call.c.id))
+        .where(
+            call.c.restaurant_id == bindparam("k_restaurant_id", type_=BigInteger),
+            call.c.caller_phone_number == bindparam("k_phone_number", type_=Text),
+            call.c.occurred_at > bindparam("k_earliest", type_=_TS),
+            call.c.occurred_at < bindparam("k_latest", type_=_TS),
+            message.c.status.not_in(_SPENT),
+        )
+        .limit(1)
+    )
+    cooling = select(exists(window).label("hit")).cte("cooling")
+    hit = cooling.c.hit
+    token = bindparam("p_decision_token", type_=UUID(as_uuid=True))
+    values = select(
+        bindparam("p_restaurant_id", type_=BigInteger),
+        bindparam("p_source", type_=Text),
+        bindparam("p_external_id", type_=Text),
+        bindparam("p_direction", type_=Text),
+        bindparam("p_disposition", type_=Text),
+        bindparam("p_caller_raw", type_=Text),
+        bindparam("p_caller_phone_number", type_=Text),
+        bindparam("p_occurred_at", type_=_TS),
+        bindparam("p_details", type_=JSONB),
+        token,
+        bindparam("p_decided_at", type_=_TS),
+        case(
+            (hit, literal(Outcome.SKIPPED_COOLDOWN.value, Text)),
+            else_=bindparam("p_outcome", type_=Text),
+        ),
+        bindparam("p_customer_id", type_=BigInteger),
+        bindparam("p_reservation_id", type_=BigInteger),
+        case((hit, null()), else_=bindparam("p_template_type", type_=Text)),
+    ).select_from(cooling)
+    new = pg_insert(call).from_select(
+        [
+            "restaurant_id", "source", "external_id", "direction", "disposition", "caller_raw",
+            "caller_phone_number", "occurred_at", "details", "decision_token", "decided_at",
+            "outcome", "customer_id", "reservation_id", "template_type",
+        ],
+        values,
+    )  # fmt: skip
+    open_call = call.c.decision_token.is_(None) & call.c.answered_at.is_(None)
+
+    def if_open(column: str) -> Any:
+        return case((open_call, new.excluded[column]), else_=call.c[column])
+
+    recorded = (
+        new.on_conflict_do_update(
+            index_elements=[call.c.restaurant_id, call.c.source, call.c.external_id],
+            set_={
+                "updated_at": func.now(),
+                "disposition": if_open("disposition"),
+                "direction": case(
+                    (call.c.decision_token.is_(None), new.excluded.direction),
+                    else_=call.c.direction,
+                ),
+                "decision_token": if_open("decision_token"),
+                "decided_at": if_open("decided_at"),
+                "caller_phone_number": if_open("caller_phone_number"),
+                "outcome": if_open("outcome"),
+                "customer_id": if_open("customer_id"),
+                "reservation_id": if_open("reservation_id"),
+                "template_type": if_open("template_type"),
+                "details": call.c.details.op("||")(new.excluded.details),
+            },
+        )
+        .returning(*_CALL_COLUMNS)
+        .cte("recorded")
+    )
+    claimed = recorded.c.decision_token == token
+    columns = (*recorded.c, (claimed & hit).label("hit"))
+    if not enqueue:
+        return select(*columns, null().label("message_id")).select_from(
+            recorded.join(cooling, true())
+        )
+    created = (
+        insert(message)
+        .from_select(
+            [
+                "restaurant_id", "call_id", "customer_id", "to_phone_number", "template_type",
+                "template_name", "template_language", "parameters", "status", "attempts",
+                "next_attempt_at", "lease_token", "lease_expires_at",
+            ],
+            _message_values(recorded, cooling, claimed),
+        )
+        .returning(message.c.id, message.c.status, message.c.attempts)
+        .cte("created")
+    )  # fmt: skip
+    logged = (
+        insert(message_event)
+        .from_select(
+            ["message_id", "status", "attempt"],
+            union_all(
+                select(created.c.id, literal(MessageStatus.QUEUED.value), literal(0)),
+                select(created.c.id, created.c.status, created.c.attempts).where(
+                    created.c.status == MessageStatus.SENDING.value
+                ),
+            ),
+        )
+        .cte("logged")
+    )
+    return (
+        select(*columns, created.c.id.label("message_id"))
+        .select_from(recorded.join(cooling, true()).outerjoin(created, true()))
+        .add_cte(logged)
+    )
+
+
+RECORD_CALL = _record_call_statement()
+CUSTOMER = _customer_statement()
+MATCH_CALLER = _match_caller_statement()
+DECIDE_CALL = _decide_call_statement(enqueue=False)
+DECIDE_CALL_AND_ENQUEUE = _decide_call_statement(enqueue=True)
