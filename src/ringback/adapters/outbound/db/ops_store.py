@@ -36,6 +36,7 @@ from ringback.adapters.outbound.db.tables import (
     customer,
     message,
     message_event,
+    message_status_is,
     reservation,
     restaurant,
 )
@@ -471,7 +472,7 @@ class SqlOpsStore:
         oldest = (
             select(func.min(message.c.next_attempt_at))
             .where(
-                message.c.status == MessageStatus.QUEUED.value,
+                message_status_is(MessageStatus.QUEUED.value),
                 message.c.next_attempt_at <= func.now(),
             )
             .scalar_subquery()

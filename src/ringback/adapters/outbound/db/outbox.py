@@ -28,8 +28,8 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import Insert
 
-from ringback.adapters.outbound.db.receipts_store import SqlReceiptTransaction
-from ringback.adapters.outbound.db.tables import call, message, restaurant
+from ringback.adapters.outbound.db.receipts_store import SqlReceiptTransaction, receipt_lock_key
+from ringback.adapters.outbound.db.tables import call, message, message_status_is, restaurant
 from ringback.adapters.outbound.db.timeline import log_moves
 from ringback.domain.model import MessageStatus, Outcome
 from ringback.domain.ports import ClaimedMessage, Metrics, NoMetrics
@@ -48,7 +48,7 @@ def _requeue_expired_statement() -> Insert:
         .where(
             message.c.id.in_(
                 select(message.c.id)
-                .where(message.c.status == _SENDING, message.c.lease_expires_at <= now)
+                .where(message_status_is(_SENDING), message.c.lease_expires_at <= now)
                 .limit(_LIMIT)
                 .with_for_update(skip_locked=True)
                 .scalar_subquery()
@@ -95,7 +95,7 @@ def _claim_statement(condition: ColumnElement[bool]) -> Select[Any]:
     return select(moved).add_cte(log_moves(moved, _SENDING).cte("logged"))
 
 
-def _move_statement(status: MessageStatus, **values: Any) -> Insert:
+def _move_statement(status: MessageStatus, *also: ColumnElement[bool], **values: Any) -> Insert:
     """Move a held message (matched by id, ``sending`` and its lease token) and log the move."""
     moved = (
         update(message)
@@ -103,6 +103,7 @@ def _move_statement(status: MessageStatus, **values: Any) -> Insert:
             message.c.id == bindparam("p_id"),
             message.c.status == _SENDING,
             message.c.lease_token == bindparam("p_token", type_=UUID(as_uuid=True)),
+            *also,
         )
         .values(
             status=status.value,
@@ -121,15 +122,24 @@ _REQUEUE_EXPIRED = _requeue_expired_statement()
 _CLAIM_DUE = _claim_statement(
     message.c.id.in_(
         select(message.c.id)
-        .where(message.c.status == _QUEUED, message.c.next_attempt_at <= func.now())
+        .where(message_status_is(_QUEUED), message.c.next_attempt_at <= func.now())
         .order_by(message.c.next_attempt_at)
         .limit(_LIMIT)
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
 )
+# The per-id receipts lock is taken by the move itself (one round trip less than a statement
+# of its own); the receipts kept for the id are read by the next statement, which sees every
+# receipt committed before the lock was granted.
+_RECEIPTS_LOCK = func.pg_advisory_xact_lock(
+    func.hashtextextended(bindparam("p_lock_key", type_=Text), 0)
+).is_not(None)
 _MARK_SENT = _move_statement(
-    MessageStatus.SENT, provider_message_id=bindparam("p_provider_id"), last_error=None
+    MessageStatus.SENT,
+    _RECEIPTS_LOCK,
+    provider_message_id=bindparam("p_provider_id"),
+    last_error=None,
 )
 _MARK_RETRY = _move_statement(
     MessageStatus.QUEUED,
@@ -175,13 +185,13 @@ class SqlOutbox:
         receipts: list[MessageStatus] = []
         async with self._engine.begin() as conn:
             receipts_tx = SqlReceiptTransaction(conn)
-            await receipts_tx.lock_provider_id(provider_message_id)
             sent = await self._move(
                 conn,
                 _MARK_SENT,
                 held,
                 p_provider_id=provider_message_id,
                 p_detail=provider_message_id,
+                p_lock_key=receipt_lock_key(provider_message_id),
             )
             if sent:
                 receipts = await receipts_tx.apply_pending(

@@ -46,6 +46,11 @@ _FORGET_STALE = delete(pending_receipt).where(
 )
 
 
+def receipt_lock_key(provider_message_id: str) -> str:
+    """The advisory lock key a receipt and the commit of its message id share."""
+    return f"wamid:{provider_message_id}"
+
+
 class SqlReceiptTransaction:
     """The receipts' statements on one connection, inside the caller's transaction."""
 
@@ -62,7 +67,7 @@ class SqlReceiptTransaction:
         return [BusinessNumber(row.id, row.country) for row in rows]
 
     async def lock_provider_id(self, provider_message_id: str) -> None:
-        await self._conn.execute(_LOCK, {"key": f"wamid:{provider_message_id}"})
+        await self._conn.execute(_LOCK, {"key": receipt_lock_key(provider_message_id)})
 
     async def find_message(
         self, provider_message_id: str, restaurant_ids: Sequence[int]

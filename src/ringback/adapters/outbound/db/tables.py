@@ -9,6 +9,7 @@ from typing import Any, cast
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    ColumnElement,
     DateTime,
     Float,
     ForeignKey,
@@ -20,10 +21,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    literal_column,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ringback.domain.model import MessageStatus
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -229,3 +233,10 @@ reservation = cast(Table, ReservationRow.__table__)
 call = cast(Table, CallRow.__table__)
 message = cast(Table, MessageRow.__table__)
 message_event = cast(Table, MessageEventRow.__table__)
+
+
+def message_status_is(status: str) -> ColumnElement[bool]:
+    """``message.status = '<status>'`` with the value written into the SQL, not bound, so the
+    planner can use the partial indexes above in any plan: a generic plan of a prepared statement
+    cannot match a bound value against an index predicate."""
+    return message.c.status == literal_column(f"'{MessageStatus(status).value}'")
