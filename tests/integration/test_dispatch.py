@@ -44,6 +44,7 @@ from ringback.service.dispatch import Dispatcher
 from ringback.service.relay import utc_now
 from tests.conftest import GRAPH_BASE, MakeRestaurant, Tenant, make_settings
 from tests.fakegraph import FakeGraph
+from tests.graphmock import GRAPH_MOCKER
 
 pytestmark = pytest.mark.sql
 
@@ -110,7 +111,7 @@ class ScriptedGraph:
 @pytest.fixture
 def graph() -> Iterator[ScriptedGraph]:
     scripted = ScriptedGraph()
-    with respx.mock(base_url=GRAPH_BASE, assert_all_called=False) as router:
+    with respx.mock(base_url=GRAPH_BASE, assert_all_called=False, using=GRAPH_MOCKER) as router:
         router.post(url__regex=r"/[^/]+/messages$").mock(side_effect=scripted)
         yield scripted
 

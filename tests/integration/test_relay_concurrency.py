@@ -16,6 +16,7 @@ from ringback.adapters.outbound.db.tables import call, message
 from ringback.bootstrap import Container, build_container
 from ringback.domain.model import CallEvent, Direction, Disposition, Outcome, Source
 from tests.conftest import GRAPH_BASE, MakeRestaurant, make_settings, random_mobile
+from tests.graphmock import GRAPH_MOCKER
 
 pytestmark = pytest.mark.sql
 RACERS = 50
@@ -33,7 +34,7 @@ async def wide(database_url: str) -> AsyncIterator[Container]:
 
 @pytest.fixture
 def graph() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=GRAPH_BASE, assert_all_called=False) as router:
+    with respx.mock(base_url=GRAPH_BASE, assert_all_called=False, using=GRAPH_MOCKER) as router:
         router.post(path__regex=r"/[^/]+/messages").mock(
             side_effect=lambda request: httpx.Response(
                 200, json={"messages": [{"id": f"wamid.{random.getrandbits(64)}"}]}

@@ -11,10 +11,12 @@ import httpx
 import pytest
 import respx
 from fastapi import FastAPI
+from httpx_aiohttp import AiohttpTransport
 
 from ringback.adapters.outbound.whatsapp import WhatsAppCloudSender
 from ringback.api.sandbox import router as sandbox_router
 from ringback.domain.ports import ClaimedMessage
+from tests.graphmock import GRAPH_MOCKER
 
 BASE = "https://graph.test/v21.0"
 PHONE_NUMBER_ID = "1234567890"
@@ -58,13 +60,13 @@ def accepted(provider_id: str = "wamid.HBgLMzM2MTIzNDU2NzgVAgARGBI") -> httpx.Re
 
 @pytest.fixture
 def graph() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+    with respx.mock(base_url=BASE, assert_all_called=False, using=GRAPH_MOCKER) as router:
         yield router
 
 
 @pytest.fixture
 async def sender() -> AsyncIterator[WhatsAppCloudSender]:
-    async with httpx.AsyncClient(timeout=2) as client:
+    async with httpx.AsyncClient(timeout=2, transport=AiohttpTransport()) as client:
         yield WhatsAppCloudSender(client, BASE)
 
 
@@ -123,7 +125,7 @@ async def test_base_url_with_a_trailing_slash_gives_the_same_endpoint(
     graph: respx.MockRouter,
 ) -> None:
     route = graph.post(f"/{PHONE_NUMBER_ID}/messages").mock(return_value=accepted())
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(transport=AiohttpTransport()) as client:
         await WhatsAppCloudSender(client, BASE + "/").send(claimed())
     assert str(route.calls.last.request.url) == ENDPOINT
 
