@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ringback.adapters.outbound.db.engine import build_engine
 from ringback.adapters.outbound.db.outbox import LEASE_EXPIRED, SqlOutbox
 from ringback.adapters.outbound.db.tables import call, message, message_event
+from ringback.adapters.outbound.db.tables import message as message_table
 from ringback.adapters.outbound.whatsapp import WhatsAppCloudSender
 from ringback.bootstrap import Container, build_container
 from ringback.domain.model import (
@@ -577,6 +578,68 @@ async def test_inline_attempt_gives_up_waiting_at_its_deadline_and_finishes_in_t
     async with container.engine.connect() as conn:
         outcome = await conn.scalar(select(call.c.outcome).where(call.c.id == decision.call_id))
     assert outcome == Outcome.QUEUED.value  # the reply's outcome never changes afterwards
+
+
+class SenderThatDelaysTheRecord:
+    """Accepts every message at once, but first locks its call row for ``hold`` seconds from
+    another connection, so the move that records the send (and the reply's outcome) waits."""
+
+    def __init__(self, engine: AsyncEngine, hold: float) -> None:
+        self.engine = engine
+        self.hold = hold
+        self.holders: list[asyncio.Task[None]] = []
+
+    async def send(self, message: ClaimedMessage) -> SendResult:
+        locked = asyncio.Event()
+
+        async def hold_call_row() -> None:
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    select(call.c.id)
+                    .where(
+                        call.c.id
+                        == select(message_table.c.call_id)
+                        .where(message_table.c.id == message.id)
+                        .scalar_subquery()
+                    )
+                    .with_for_update()
+                )
+                locked.set()
+                await asyncio.sleep(self.hold)
+
+        self.holders.append(asyncio.create_task(hold_call_row()))
+        await locked.wait()
+        return SendResult(provider_message_id=f"wamid.held{message.id}")
+
+
+async def test_a_deadline_passing_while_the_send_is_recorded_waits_and_replies_what_was_stored(
+    database_url: str, tenant: Tenant
+) -> None:
+    """The reply's outcome is written with the message's move: a request whose deadline passes
+    once that move is under way waits for it, so the stored outcome is the one replied."""
+    engine = build_engine(make_settings(database_url))
+    sender = SenderThatDelaysTheRecord(engine, hold=0.4)
+    container = await build_container(
+        make_settings(database_url, inline_dispatch_timeout=0.1), start_worker=False, sender=sender
+    )
+    try:
+        (number,) = mobile_numbers(1)
+        started = time.monotonic()
+        decision = await report(container, tenant, number)
+        waited = time.monotonic() - started
+
+        assert decision.outcome is Outcome.SENT
+        assert waited >= 0.3  # it waited past its 0.1 s deadline for the move under way
+        async with container.engine.connect() as conn:
+            stored = await conn.scalar(select(call.c.outcome).where(call.c.id == decision.call_id))
+        assert stored == Outcome.SENT.value
+        assert decision.message_id is not None
+        row = await message_row(container.engine, decision.message_id)
+        assert row.status == MessageStatus.SENT.value
+    finally:
+        await asyncio.gather(*sender.holders)
+        await container.aclose()
+        await engine.dispose()
 
 
 async def test_worker_leaves_alone_a_message_whose_inline_attempt_outlived_its_request(

@@ -212,20 +212,32 @@ class MessageSender(Protocol):
     async def send(self, message: ClaimedMessage) -> SendResult: ...
 
 
+@dataclass(frozen=True, slots=True)
+class CallReply:
+    """The outcome a request replies for its call, stored with the move that decides it."""
+
+    call_id: int
+    outcome: Outcome
+
+
 class Outbox(Protocol):
     """Durable message state; each method is its own short transaction."""
 
     async def claim_due(self, limit: int, lease_seconds: float) -> list[ClaimedMessage]: ...
 
-    async def mark_sent(self, message: ClaimedMessage, provider_message_id: str) -> bool: ...
+    async def mark_sent(
+        self, message: ClaimedMessage, provider_message_id: str, reply: CallReply | None = None
+    ) -> bool:
+        """With ``reply``, the call's outcome is written with the move (an inline send)."""
+        ...
 
     async def mark_retry(
         self, message: ClaimedMessage, error: str, next_attempt_at: dt.datetime
     ) -> bool: ...
 
-    async def mark_failed(self, message: ClaimedMessage, error: str) -> bool: ...
-
-    async def set_call_outcome(self, call_id: int, outcome: Outcome) -> None: ...
+    async def mark_failed(
+        self, message: ClaimedMessage, error: str, reply: CallReply | None = None
+    ) -> bool: ...
 
 
 class Metrics(Protocol):

@@ -11,12 +11,12 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
 
 from ringback.domain import rules
 from ringback.domain.model import MessageStatus, Outcome
 from ringback.domain.ports import (
+    CallReply,
     ClaimedMessage,
     MessageSender,
     Metrics,
@@ -53,23 +53,33 @@ class Dispatcher:
     def lease_seconds(self) -> float:
         return self._lease_seconds
 
-    async def deliver_within(self, held: ClaimedMessage, seconds: float) -> MessageStatus | None:
-        """Send a message already held under lease (written leased by the request that sends it)."""
-        return await self._within(self._deliver(held), seconds)
-
-    async def _within(
-        self, attempt: Coroutine[Any, Any, MessageStatus | None], seconds: float
+    async def deliver_within(
+        self, held: ClaimedMessage, seconds: float, call_id: int
     ) -> MessageStatus | None:
-        task = asyncio.create_task(attempt)
+        """Send a message already held under lease (written leased by the request that sends it)
+        and wait at most ``seconds``; past them the attempt goes on in the background.
+
+        The outcome the request replies is written with the message's move (one statement, no
+        window between them): once that move is under way the request waits for it, and a
+        request that stopped waiting gets its move written without an outcome. So the call's
+        stored outcome is always the one replied (SPEC §3).
+        """
+        waiting = _Waiting(call_id)
+        task = asyncio.create_task(self._deliver(held, waiting))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         try:
             return await asyncio.wait_for(asyncio.shield(task), seconds)
         except TimeoutError:
+            if not waiting.recording:
+                waiting.call_id = None
+                return None
+        # The move carrying the reply is under way: its result is the reply; it is bounded by
+        # the database's statement timeout.
+        try:
+            return await asyncio.shield(task)
+        except Exception:
             return None
-
-    async def record_outcome(self, call_id: int, outcome: Outcome) -> None:
-        await self._outbox.set_call_outcome(call_id, outcome)
 
     async def run_once(self, batch_size: int) -> int:
         """Claim what is due (or whose lease expired), deliver it; returns how many were claimed."""
@@ -97,7 +107,9 @@ class Dispatcher:
         if self._background:
             await asyncio.wait(set(self._background), timeout=grace_seconds)
 
-    async def _deliver(self, message: ClaimedMessage) -> MessageStatus | None:
+    async def _deliver(
+        self, message: ClaimedMessage, waiting: _Waiting | None = None
+    ) -> MessageStatus | None:
         self._metrics.message_moved(MessageStatus.SENDING.value)
         started = time.perf_counter()
         try:
@@ -107,14 +119,17 @@ class Dispatcher:
             result = SendResult(error=f"{type(exc).__name__}", transient=True)
         kind = "sent" if result.accepted else ("transient" if result.transient else "permanent")
         self._metrics.dispatch_observed(kind, time.perf_counter() - started)
-        status = await self._record(message, result)
+        status = await self._record(message, result, waiting)
         if status is not None:
             self._metrics.message_moved(status.value)
         return status
 
-    async def _record(self, message: ClaimedMessage, result: SendResult) -> MessageStatus | None:
+    async def _record(
+        self, message: ClaimedMessage, result: SendResult, waiting: _Waiting | None
+    ) -> MessageStatus | None:
         if result.provider_message_id is not None:
-            ok = await self._outbox.mark_sent(message, result.provider_message_id)
+            reply = waiting.claim(Outcome.SENT) if waiting else None
+            ok = await self._outbox.mark_sent(message, result.provider_message_id, reply)
             return MessageStatus.SENT if ok else None
         error = result.error or "unknown error"
         if result.transient and message.attempts < self._max_attempts:
@@ -122,5 +137,22 @@ class Dispatcher:
             due = self._clock() + dt.timedelta(seconds=delay)
             ok = await self._outbox.mark_retry(message, error, due)
             return MessageStatus.QUEUED if ok else None
-        ok = await self._outbox.mark_failed(message, error)
+        reply = waiting.claim(Outcome.FAILED) if waiting else None
+        ok = await self._outbox.mark_failed(message, error, reply)
         return MessageStatus.FAILED if ok else None
+
+
+class _Waiting:
+    """A request waiting for its inline send. ``call_id`` is None once it stopped waiting."""
+
+    def __init__(self, call_id: int) -> None:
+        self.call_id: int | None = call_id
+        self.recording = False
+
+    def claim(self, outcome: Outcome) -> CallReply | None:
+        """The reply to write with the move, if the request still waits; it then waits for the
+        move. Runs without an await between the check and the move's start."""
+        if self.call_id is None:
+            return None
+        self.recording = True
+        return CallReply(self.call_id, outcome)

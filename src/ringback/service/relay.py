@@ -310,13 +310,10 @@ class RelayService:
             template_language=message.template.language,
             parameters=list(message.parameters),
         )
-        status = await self._dispatcher.deliver_within(held, self._inline_timeout)
-        outcome = {MessageStatus.SENT: Outcome.SENT, MessageStatus.FAILED: Outcome.FAILED}.get(
+        status = await self._dispatcher.deliver_within(held, self._inline_timeout, call_id)
+        return {MessageStatus.SENT: Outcome.SENT, MessageStatus.FAILED: Outcome.FAILED}.get(
             status or MessageStatus.QUEUED, Outcome.QUEUED
         )
-        if outcome is not Outcome.QUEUED:
-            await self._dispatcher.record_outcome(call_id, outcome)
-        return outcome
 
 
 def _undecided(stored: StoredCall, reading: PhoneReading) -> Decision:

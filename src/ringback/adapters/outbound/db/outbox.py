@@ -2,8 +2,7 @@
 
 The statements are built once (SQLAlchemy reuses their compiled form). A move that is one
 statement runs in autocommit, which is as atomic as a transaction around it and saves the BEGIN
-and COMMIT round trips; only ``mark_sent``, which also applies receipts kept for the provider's id
-under a lock, needs a transaction of several statements.
+and COMMIT round trips.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     DateTime,
     Float,
@@ -20,7 +20,9 @@ from sqlalchemy import (
     Select,
     Text,
     bindparam,
+    exists,
     func,
+    literal,
     select,
     update,
 )
@@ -29,10 +31,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import Insert
 
 from ringback.adapters.outbound.db.receipts_store import SqlReceiptTransaction, receipt_lock_key
+from ringback.adapters.outbound.db.receipts_tables import pending_receipt
 from ringback.adapters.outbound.db.tables import call, message, message_status_is, restaurant
 from ringback.adapters.outbound.db.timeline import log_moves
-from ringback.domain.model import MessageStatus, Outcome
-from ringback.domain.ports import ClaimedMessage, Metrics, NoMetrics
+from ringback.domain.model import MessageStatus
+from ringback.domain.ports import CallReply, ClaimedMessage, Metrics, NoMetrics
 
 _SENDING = MessageStatus.SENDING.value
 _QUEUED = MessageStatus.QUEUED.value
@@ -96,7 +99,12 @@ def _claim_statement(condition: ColumnElement[bool]) -> Select[Any]:
 
 
 def _move_statement(status: MessageStatus, *also: ColumnElement[bool], **values: Any) -> Insert:
-    """Move a held message (matched by id, ``sending`` and its lease token) and log the move."""
+    """Move a held message (matched by id, ``sending`` and its lease token) and log the move.
+
+    With ``p_call_id`` set, the move also writes the call's outcome (``p_outcome``): the outcome
+    the request that sent the message inline replies. A move that matches nothing (a lost
+    lease) writes no outcome either.
+    """
     moved = (
         update(message)
         .where(
@@ -115,7 +123,16 @@ def _move_statement(status: MessageStatus, *also: ColumnElement[bool], **values:
         .returning(message.c.id, message.c.attempts)
         .cte("moved")
     )
-    return log_moves(moved, status.value, detail=bindparam("p_detail", type_=Text))
+    replied = (
+        update(call)
+        .where(
+            call.c.id == bindparam("p_call_id", type_=BigInteger),
+            exists(select(moved.c.id)),
+        )
+        .values(outcome=bindparam("p_outcome", type_=Text), updated_at=func.now())
+        .cte("replied")
+    )
+    return log_moves(moved, status.value, detail=bindparam("p_detail", type_=Text)).add_cte(replied)
 
 
 _REQUEUE_EXPIRED = _requeue_expired_statement()
@@ -129,12 +146,20 @@ _CLAIM_DUE = _claim_statement(
         .scalar_subquery()
     )
 )
-# The per-id receipts lock is taken by the move itself (one round trip less than a statement
-# of its own); the receipts kept for the id are read by the next statement, which sees every
-# receipt committed before the lock was granted.
+# The per-id receipts lock is taken by the move itself, which commits alone: a receipt that
+# held the lock first has committed its kept row when the move commits, and the next statement
+# (a new snapshot) sees it; a receipt that takes the lock later sees the committed message id.
 _RECEIPTS_LOCK = func.pg_advisory_xact_lock(
     func.hashtextextended(bindparam("p_lock_key", type_=Text), 0)
 ).is_not(None)
+_RECEIPTS_KEPT = (
+    select(literal(1))
+    .where(
+        pending_receipt.c.provider_message_id == bindparam("p_provider_id", type_=Text),
+        pending_receipt.c.phone_number_id == bindparam("p_phone_number_id", type_=Text),
+    )
+    .limit(1)
+)
 _MARK_SENT = _move_statement(
     MessageStatus.SENT,
     _RECEIPTS_LOCK,
@@ -147,9 +172,6 @@ _MARK_RETRY = _move_statement(
     next_attempt_at=bindparam("p_due", type_=_TS),
 )
 _MARK_FAILED = _move_statement(MessageStatus.FAILED, last_error=bindparam("p_error"))
-_SET_OUTCOME = (
-    update(call).where(call.c.id == bindparam("p_call_id")).values(outcome=bindparam("p_outcome"))
-)
 
 
 class SqlOutbox:
@@ -168,37 +190,66 @@ class SqlOutbox:
         return [_claimed(row, token) for row in rows]
 
     async def _move(
-        self, conn: AsyncConnection, statement: Insert, held: ClaimedMessage, **params: Any
+        self,
+        conn: AsyncConnection,
+        statement: Insert,
+        held: ClaimedMessage,
+        reply: CallReply | None,
+        **params: Any,
     ) -> bool:
         """A lost lease (another worker took the message over) moves nothing."""
         result = await conn.execute(
-            statement, {"p_id": held.id, "p_token": held.lease_token, **params}
+            statement,
+            {
+                "p_id": held.id,
+                "p_token": held.lease_token,
+                "p_call_id": reply.call_id if reply else None,
+                "p_outcome": reply.outcome.value if reply else None,
+                **params,
+            },
         )
         return bool(result.rowcount)
 
-    async def mark_sent(self, held: ClaimedMessage, provider_message_id: str) -> bool:
-        """Record the provider's id and, in the same transaction, the receipts kept for it.
+    async def mark_sent(
+        self, held: ClaimedMessage, provider_message_id: str, reply: CallReply | None = None
+    ) -> bool:
+        """Record the provider's id, then apply the receipts kept for it (rarely any).
 
-        The per-id lock is the one a receipt takes before it is kept: whichever of the two comes
-        second sees the other's committed work, so no receipt is lost between them.
+        The move takes the per-id lock a receipt takes before it is kept: whichever of the two
+        comes second sees the other's committed work, so no receipt is lost between them.
         """
-        receipts: list[MessageStatus] = []
-        async with self._engine.begin() as conn:
-            receipts_tx = SqlReceiptTransaction(conn)
+        async with self._autocommit.connect() as conn:
             sent = await self._move(
                 conn,
                 _MARK_SENT,
                 held,
+                reply,
                 p_provider_id=provider_message_id,
                 p_detail=provider_message_id,
                 p_lock_key=receipt_lock_key(provider_message_id),
             )
-            if sent:
+            kept = (
+                sent
+                and (
+                    await conn.execute(
+                        _RECEIPTS_KEPT,
+                        {
+                            "p_provider_id": provider_message_id,
+                            "p_phone_number_id": held.phone_number_id,
+                        },
+                    )
+                ).first()
+                is not None
+            )
+        if kept:
+            async with self._engine.begin() as conn:
+                receipts_tx = SqlReceiptTransaction(conn)
+                await receipts_tx.lock_provider_id(provider_message_id)
                 receipts = await receipts_tx.apply_pending(
                     held.id, provider_message_id, held.phone_number_id
                 )
-        for status in receipts:
-            self._metrics.message_moved(status.value)
+            for status in receipts:
+                self._metrics.message_moved(status.value)
         return sent
 
     async def mark_retry(
@@ -206,16 +257,14 @@ class SqlOutbox:
     ) -> bool:
         async with self._autocommit.connect() as conn:
             return await self._move(
-                conn, _MARK_RETRY, held, p_error=error, p_due=next_attempt_at, p_detail=error
+                conn, _MARK_RETRY, held, None, p_error=error, p_due=next_attempt_at, p_detail=error
             )
 
-    async def mark_failed(self, held: ClaimedMessage, error: str) -> bool:
+    async def mark_failed(
+        self, held: ClaimedMessage, error: str, reply: CallReply | None = None
+    ) -> bool:
         async with self._autocommit.connect() as conn:
-            return await self._move(conn, _MARK_FAILED, held, p_error=error, p_detail=error)
-
-    async def set_call_outcome(self, call_id: int, outcome: Outcome) -> None:
-        async with self._autocommit.connect() as conn:
-            await conn.execute(_SET_OUTCOME, {"p_call_id": call_id, "p_outcome": outcome.value})
+            return await self._move(conn, _MARK_FAILED, held, reply, p_error=error, p_detail=error)
 
 
 def _claimed(row: Any, token: uuid.UUID) -> ClaimedMessage:
