@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import Insert
 
+from ringback.adapters.outbound.db.driver import DriverStatement
 from ringback.adapters.outbound.db.receipts_store import SqlReceiptTransaction, receipt_lock_key
 from ringback.adapters.outbound.db.receipts_tables import pending_receipt
 from ringback.adapters.outbound.db.tables import call, message, message_status_is, restaurant
@@ -152,7 +153,7 @@ _CLAIM_DUE = _claim_statement(
 _RECEIPTS_LOCK = func.pg_advisory_xact_lock(
     func.hashtextextended(bindparam("p_lock_key", type_=Text), 0)
 ).is_not(None)
-_RECEIPTS_KEPT = (
+_RECEIPTS_KEPT = DriverStatement(
     select(literal(1))
     .where(
         pending_receipt.c.provider_message_id == bindparam("p_provider_id", type_=Text),
@@ -160,18 +161,25 @@ _RECEIPTS_KEPT = (
     )
     .limit(1)
 )
-_MARK_SENT = _move_statement(
-    MessageStatus.SENT,
-    _RECEIPTS_LOCK,
-    provider_message_id=bindparam("p_provider_id"),
-    last_error=None,
+# Every send records itself with one of these: run by the driver itself (driver.py).
+_MARK_SENT = DriverStatement(
+    _move_statement(
+        MessageStatus.SENT,
+        _RECEIPTS_LOCK,
+        provider_message_id=bindparam("p_provider_id", type_=Text),
+        last_error=None,
+    )
 )
-_MARK_RETRY = _move_statement(
-    MessageStatus.QUEUED,
-    last_error=bindparam("p_error"),
-    next_attempt_at=bindparam("p_due", type_=_TS),
+_MARK_RETRY = DriverStatement(
+    _move_statement(
+        MessageStatus.QUEUED,
+        last_error=bindparam("p_error", type_=Text),
+        next_attempt_at=bindparam("p_due", type_=_TS),
+    )
 )
-_MARK_FAILED = _move_statement(MessageStatus.FAILED, last_error=bindparam("p_error"))
+_MARK_FAILED = DriverStatement(
+    _move_statement(MessageStatus.FAILED, last_error=bindparam("p_error", type_=Text))
+)
 
 
 class SqlOutbox:
@@ -192,14 +200,14 @@ class SqlOutbox:
     async def _move(
         self,
         conn: AsyncConnection,
-        statement: Insert,
+        statement: DriverStatement,
         held: ClaimedMessage,
         reply: CallReply | None,
         **params: Any,
     ) -> bool:
         """A lost lease (another worker took the message over) moves nothing."""
-        result = await conn.execute(
-            statement,
+        logged = await statement.execute(
+            conn,
             {
                 "p_id": held.id,
                 "p_token": held.lease_token,
@@ -208,7 +216,7 @@ class SqlOutbox:
                 **params,
             },
         )
-        return bool(result.rowcount)
+        return logged > 0
 
     async def mark_sent(
         self, held: ClaimedMessage, provider_message_id: str, reply: CallReply | None = None
@@ -228,19 +236,11 @@ class SqlOutbox:
                 p_detail=provider_message_id,
                 p_lock_key=receipt_lock_key(provider_message_id),
             )
-            kept = (
-                sent
-                and (
-                    await conn.execute(
-                        _RECEIPTS_KEPT,
-                        {
-                            "p_provider_id": provider_message_id,
-                            "p_phone_number_id": held.phone_number_id,
-                        },
-                    )
-                ).first()
-                is not None
-            )
+            params = {
+                "p_provider_id": provider_message_id,
+                "p_phone_number_id": held.phone_number_id,
+            }
+            kept = sent and await _RECEIPTS_KEPT.fetchrow(conn, params) is not None
         if kept:
             async with self._engine.begin() as conn:
                 receipts_tx = SqlReceiptTransaction(conn)

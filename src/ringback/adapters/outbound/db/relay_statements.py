@@ -43,6 +43,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.dml import ReturningInsert
 
+from ringback.adapters.outbound.db.driver import DriverStatement
 from ringback.adapters.outbound.db.tables import call, customer, message, message_event, reservation
 from ringback.domain.model import ACTIVE_RESERVATION_STATUSES, MessageStatus, Outcome
 
@@ -313,8 +314,8 @@ def _decide_call_statement(*, enqueue: bool) -> Select[Any]:
     )
 
 
-RECORD_CALL = _record_call_statement()
-CUSTOMER = _customer_statement()
-MATCH_CALLER = _match_caller_statement()
-DECIDE_CALL = _decide_call_statement(enqueue=False)
-DECIDE_CALL_AND_ENQUEUE = _decide_call_statement(enqueue=True)
+RECORD_CALL = DriverStatement(_record_call_statement())
+CUSTOMER = DriverStatement(_customer_statement())
+MATCH_CALLER = DriverStatement(_match_caller_statement())
+DECIDE_CALL = DriverStatement(_decide_call_statement(enqueue=False))
+DECIDE_CALL_AND_ENQUEUE = DriverStatement(_decide_call_statement(enqueue=True))

@@ -6,9 +6,11 @@ import datetime as dt
 import uuid
 from typing import Any
 
+import asyncpg
 from sqlalchemy import and_, func, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ringback.adapters.outbound.db.driver import DriverStatement
 from ringback.adapters.outbound.db.relay_statements import (
     CUSTOMER,
     DECIDE_CALL,
@@ -54,17 +56,25 @@ def _call_params(
 
 def _stored(row: Any, claim: uuid.UUID | None) -> StoredCall:
     return StoredCall(
-        id=row.id,
-        caller_phone_number=row.caller_phone_number,
-        claimed=claim is not None and row.decision_token == claim,
-        decided=row.decision_token is not None,
-        answered=row.answered_at is not None,
-        outcome=Outcome(row.outcome) if row.outcome else None,
-        customer_id=row.customer_id,
-        reservation_id=row.reservation_id,
-        template_type=TemplateType(row.template_type) if row.template_type else None,
-        created_at=row.created_at,
+        id=row["id"],
+        caller_phone_number=row["caller_phone_number"],
+        claimed=claim is not None and row["decision_token"] == claim,
+        decided=row["decision_token"] is not None,
+        answered=row["answered_at"] is not None,
+        outcome=Outcome(row["outcome"]) if row["outcome"] else None,
+        customer_id=row["customer_id"],
+        reservation_id=row["reservation_id"],
+        template_type=TemplateType(row["template_type"]) if row["template_type"] else None,
+        created_at=row["created_at"],
     )
+
+
+async def _one(
+    statement: DriverStatement, conn: AsyncConnection, params: dict[str, Any]
+) -> asyncpg.Record:
+    row = await statement.fetchrow(conn, params)
+    assert row is not None, "the statement returns one row"
+    return row
 
 
 class SqlRelayStore:
@@ -84,7 +94,7 @@ class SqlRelayStore:
         and then see its committed decision: exactly one of them gets ``claimed``.
         """
         params = _call_params(restaurant_id, event, caller_phone_number, claim_token)
-        row = (await self._conn.execute(RECORD_CALL, params)).one()
+        row = await _one(RECORD_CALL, self._conn, params)
         return _stored(row, claim_token)
 
     async def match_caller(self, restaurant_id: int, caller: CallerLookup) -> CallerFacts:
@@ -96,13 +106,17 @@ class SqlRelayStore:
             "c_lock": caller.lock,
             "c_lock_key": f"{restaurant_id}:{caller.phone_number}",
         }
-        row = (await self._conn.execute(MATCH_CALLER, params)).one()
+        row = await _one(MATCH_CALLER, self._conn, params)
         return CallerFacts(
-            customer=CustomerRecord(id=row.id, name=row.name, suppressed=bool(row.suppressed)),
+            customer=CustomerRecord(
+                id=row["id"], name=row["name"], suppressed=bool(row["suppressed"])
+            ),
             reservation=ReservationRecord(
-                id=row.reservation_id, start_at=row.start_at, party_size=row.party_size
+                id=row["reservation_id"],
+                start_at=row["start_at"],
+                party_size=row["party_size"],
             )
-            if row.reservation_id is not None
+            if row["reservation_id"] is not None
             else None,
         )
 
@@ -110,8 +124,8 @@ class SqlRelayStore:
         self, restaurant_id: int, phone_number: str
     ) -> CustomerRecord:
         params = {"p_restaurant_id": restaurant_id, "p_phone_number": phone_number}
-        row = (await self._conn.execute(CUSTOMER, params)).one()
-        return CustomerRecord(id=row.id, name=row.name, suppressed=bool(row.suppressed))
+        row = await _one(CUSTOMER, self._conn, params)
+        return CustomerRecord(id=row["id"], name=row["name"], suppressed=bool(row["suppressed"]))
 
     async def decide_call(
         self,
@@ -162,9 +176,11 @@ class SqlRelayStore:
                     "m_lease_expires_at": lease.expires_at if lease else None,
                 }
             )
-        row = (await self._conn.execute(statement, params)).one()
+        row = await _one(statement, self._conn, params)
         return DecidedCall(
-            call=_stored(row, claim_token), in_cooldown=bool(row.hit), message_id=row.message_id
+            call=_stored(row, claim_token),
+            in_cooldown=bool(row["hit"]),
+            message_id=row["message_id"],
         )
 
     async def link_customer(self, call_id: int, customer_id: int) -> None:

@@ -8,13 +8,15 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ringback.adapters.outbound.db.driver import DriverStatement
 from ringback.adapters.outbound.db.tables import api_token, restaurant
 from ringback.domain.model import TokenKind
 from ringback.domain.tenancy import hash_token, same_hash, slugify
 
 _SETTINGS = [c for c in restaurant.c if c.name not in ("created_at", "updated_at")]
-# Every authenticated request runs this: built once, read in autocommit (no BEGIN/ROLLBACK).
-_AUTHENTICATE = (
+# Every authenticated request runs this: built once, read in autocommit (no BEGIN/ROLLBACK)
+# by the driver itself (driver.py).
+_AUTHENTICATE = DriverStatement(
     select(api_token.c.token_hash, api_token.c.kind, *_SETTINGS)
     .join(restaurant, restaurant.c.id == api_token.c.restaurant_id)
     .where(api_token.c.token_hash == bindparam("p_hash"), api_token.c.revoked_at.is_(None))
@@ -30,7 +32,7 @@ class SqlTenancyStore:
         """The restaurant settings behind a live token of one of ``kinds``, else None."""
         digest = hash_token(token)
         async with self._autocommit.connect() as conn:
-            row = (await conn.execute(_AUTHENTICATE, {"p_hash": digest})).mappings().first()
+            row = await _AUTHENTICATE.fetchrow(conn, {"p_hash": digest})
         if row is None or not same_hash(row["token_hash"], token):
             return None
         if TokenKind(row["kind"]) not in kinds:

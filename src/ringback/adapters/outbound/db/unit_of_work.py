@@ -1,19 +1,36 @@
-"""SqlUnitOfWork: one connection, one transaction; only ``commit`` makes anything last."""
+"""SqlUnitOfWork: one connection, one transaction; only ``commit`` makes anything last.
+
+The transaction is the driver's own (asyncpg's ``Connection.transaction``), begun at once, on a
+connection SQLAlchemy holds in autocommit mode: the relay's hot statements run on the driver
+itself (driver.py), and SQLAlchemy would only begin its transaction lazily, at its own first
+statement. Every statement on the connection, SQLAlchemy's or the driver's, belongs to this one
+transaction, and a unit of work left without ``commit`` rolls it back before the connection goes
+back to the pool.
+"""
 
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ringback.adapters.outbound.db.driver import guarded
 from ringback.adapters.outbound.db.relay_store import SqlRelayStore
+
+
+def _autocommit(engine: AsyncEngine) -> AsyncEngine:
+    if engine.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 class SqlUnitOfWork:
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        self._engine = _autocommit(engine)
         self._conn: AsyncConnection | None = None
-        self._tx: AsyncTransaction | None = None
+        self._tx: Any = None
+        self._broken = False
         self._relay: SqlRelayStore | None = None
 
     @property
@@ -29,8 +46,14 @@ class SqlUnitOfWork:
     async def __aenter__(self) -> SqlUnitOfWork:
         self._conn = await self._engine.connect()
         try:
-            self._tx = await self._conn.begin()
+            raw = await self._conn.get_raw_connection()
+            driver: Any = raw.driver_connection
+            tx = driver.transaction()
+            async with guarded(self._conn, "BEGIN"):
+                await tx.start()
+            self._tx = tx
         except BaseException:
+            await self._conn.invalidate()
             await self._conn.close()
             raise
         self._relay = SqlRelayStore(self._conn)
@@ -43,21 +66,34 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         assert self._conn is not None
-        assert self._tx is not None
         try:
-            if self._tx.is_active:
-                await self._tx.rollback()
+            if self._tx is not None:
+                tx, self._tx = self._tx, None
+                await tx.rollback()
+        except BaseException:
+            self._broken = True  # the first error (if any) is the one that matters
+        try:
+            if self._broken:
+                # the connection's state is unknown: it must never serve another transaction
+                await self._conn.invalidate()
         finally:
             await self._conn.close()
 
     async def commit(self) -> None:
-        assert self._tx is not None
-        await self._tx.commit()
+        assert self._tx is not None, "the unit of work is already finished"
+        assert self._conn is not None
+        tx, self._tx = self._tx, None
+        try:
+            async with guarded(self._conn, "COMMIT"):
+                await tx.commit()
+        except BaseException:
+            self._broken = True
+            raise
 
 
 class SqlUnitOfWorkFactory:
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        self._engine = _autocommit(engine)
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._engine)

@@ -1,0 +1,95 @@
+"""DriverStatement: a Core statement compiled once, run by asyncpg itself on the hot path.
+
+SQLAlchemy's execution layer (parameter processing, greenlet switches, result proxies) costs
+more CPU per statement than the round trip it makes: for the few statements every report runs
+(the token lookup, the decision, the send's record) it was the largest cost left in a report
+(docs/PERFORMANCE.md). These statements stay SQLAlchemy Core, compiled once by the asyncpg
+dialect, and run on the driver connection *under* SQLAlchemy's connection: same pool, same
+transaction, same timeouts. Driver errors are raised as SQLAlchemy's ``DBAPIError`` so the edge
+maps them as it maps every database error (api/errors.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import asyncpg
+from sqlalchemy import JSON
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+_DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
+_CLIENT_ERRORS = (asyncpg.InterfaceError, asyncpg.InternalClientError)
+
+
+class DriverStatement:
+    def __init__(self, statement: ClauseElement) -> None:
+        compiled = statement.compile(dialect=_DIALECT)
+        assert isinstance(compiled, SQLCompiler)
+        self.sql = compiled.string
+        self._names = tuple(compiled.positiontup or ())
+        # values bound in the statement itself (literal(...)), used unless a parameter is given
+        self._fixed = {name: value for name, value in compiled.params.items() if value is not None}
+        self._json = frozenset(
+            name for name, bind in compiled.binds.items() if isinstance(bind.type, JSON)
+        )
+
+    def _args(self, params: Mapping[str, Any]) -> list[Any]:
+        args = []
+        for name in self._names:
+            value = params[name] if name in params else self._fixed.get(name)
+            if name in self._json and value is not None:
+                value = json.dumps(value)  # the dialect's jsonb codec takes JSON text
+            args.append(value)
+        return args
+
+    async def fetch(self, conn: AsyncConnection, params: Mapping[str, Any]) -> list[asyncpg.Record]:
+        driver = await _driver(conn)
+        async with guarded(conn, self.sql):
+            rows: list[asyncpg.Record] = await driver.fetch(self.sql, *self._args(params))
+        return rows
+
+    async def fetchrow(
+        self, conn: AsyncConnection, params: Mapping[str, Any]
+    ) -> asyncpg.Record | None:
+        rows = await self.fetch(conn, params)
+        return rows[0] if rows else None
+
+    async def execute(self, conn: AsyncConnection, params: Mapping[str, Any]) -> int:
+        """Run a statement that returns no rows; the number of rows it wrote."""
+        driver = await _driver(conn)
+        async with guarded(conn, self.sql):
+            status: str = await driver.execute(self.sql, *self._args(params))
+        count = status.rsplit(" ", 1)[-1]
+        return int(count) if count.isdigit() else 0
+
+
+@contextlib.asynccontextmanager
+async def guarded(conn: AsyncConnection, sql: str) -> AsyncIterator[None]:
+    """Driver errors become SQLAlchemy's, which the edge maps (503 when the database is gone).
+
+    An error the server reported (a ``PostgresError``) leaves the connection usable. Any other
+    (lost connection, timeout, cancellation) may leave the driver mid-protocol: the connection is
+    invalidated so the pool never hands it out again, as SQLAlchemy does for its own statements.
+    """
+    try:
+        yield
+    except asyncpg.PostgresError as exc:
+        raise DBAPIError(sql, None, exc) from exc
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            await conn.invalidate()
+        if isinstance(exc, _CLIENT_ERRORS):
+            raise DBAPIError(sql, None, exc, connection_invalidated=True) from exc
+        raise
+
+
+async def _driver(conn: AsyncConnection) -> Any:
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
