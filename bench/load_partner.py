@@ -1,11 +1,14 @@
 """Load benchmark of POST /api/partner/v1/missed-calls against its SPEC §9 baseline.
 
-    python -m bench.load_partner [--duration 15] [--connections 32] [--workers 1] [--smoke]
+    python -m bench.load_partner [--duration 15] [--connections 32] [--workers 1]
+                                 [--inline-timeout 2.0] [--smoke]
 
 In one run it starts a fake Graph server, a fresh database (on BENCH_DATABASE_URL's server, by
 default the local PostgreSQL at 127.0.0.1:5432, else an embedded one), then measures with wrk
 (every request its own external_call_id and mobile number, see missed_calls.lua):
-  1. `ringback serve` with the rate limits off and WhatsApp pointed at the fake Graph server;
+  1. `ringback serve` with the rate limits off and WhatsApp pointed at the fake Graph server
+     (each report's message sent inline, as by default; `--inline-timeout 0` leaves the sends
+     to the server's own worker);
   2. the baseline: bench/baseline_app.py, one asyncpg INSERT per request, same uvicorn settings.
 It prints requests/s, p50/p90/p99 latency, CPU per process and peak memory for both, and the ratio.
 Figures are printed, never asserted; docs/PERFORMANCE.md keeps them.
@@ -266,6 +269,7 @@ def run(args: argparse.Namespace) -> tuple[Figures, Figures, dict[str, int]]:
                 "DATABASE_URL": database_url,
                 "WHATSAPP_API_BASE_URL": graph.base_url,
                 "RINGBACK_RATE_LIMIT_PER_SECOND": "0",
+                "RINGBACK_INLINE_DISPATCH_TIMEOUT": str(args.inline_timeout),
             }
             ringback = subprocess.Popen(
                 [sys.executable, "-m", "ringback.cli", "serve", "--host", "127.0.0.1",
@@ -302,17 +306,20 @@ async def count_rows(database_url: str) -> dict[str, int]:
         calls = await conn.fetchval("SELECT count(*) FROM call")
         by_outcome = await conn.fetch("SELECT outcome, count(*) FROM call GROUP BY 1")
         messages = await conn.fetchval("SELECT count(*) FROM message")
+        by_status = await conn.fetch("SELECT status, count(*) FROM message GROUP BY 1")
     finally:
         await conn.close()
     counts = {"calls": int(calls), "messages": int(messages)}
     counts.update({f"outcome_{r['outcome']}": int(r["count"]) for r in by_outcome})
+    counts.update({f"message_{r['status']}": int(r["count"]) for r in by_status})
     return counts
 
 
 def report(ours: Figures, base: Figures, counts: dict[str, int], args: argparse.Namespace) -> None:
     print(
         f"POST /api/partner/v1/missed-calls — {args.connections} connections, "
-        f"{args.threads} wrk threads, {args.duration:.0f} s, {args.workers} server process(es)"
+        f"{args.threads} wrk threads, {args.duration:.0f} s, {args.workers} server process(es), "
+        f"inline send timeout {args.inline_timeout:g} s"
     )
     print(
         f"{'':10} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
@@ -339,6 +346,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--inline-timeout",
+        type=float,
+        default=2.0,
+        help="RINGBACK_INLINE_DISPATCH_TIMEOUT (default 2.0, the service's default); 0 = every "
+        "report answers QUEUED and the server's own worker sends",
+    )
     parser.add_argument("--smoke", action="store_true", help="a few seconds, for CI")
     args = parser.parse_args(argv)
     if args.smoke:
