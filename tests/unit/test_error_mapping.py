@@ -43,6 +43,25 @@ def test_a_database_starting_or_stopping_answers_503_unavailable(cause: BaseExce
     assert (error.status, error.code, error.headers) == (503, "UNAVAILABLE", {"Retry-After": "1"})
 
 
+@pytest.mark.parametrize(
+    "raised",
+    [
+        asyncpg.exceptions.InterfaceError("connection is closed"),
+        asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle"),
+    ],
+)
+def test_a_lost_connection_the_driver_raises_unwrapped_answers_503(raised: Exception) -> None:
+    error = to_api_error(raised)
+    assert (error.status, error.code) == (503, "UNAVAILABLE")
+
+
+def test_a_driver_error_wrapped_by_the_hot_path_answers_503() -> None:
+    driver_error = asyncpg.exceptions.InternalClientError("another operation is in progress")
+    wrapped = sa_exc.DBAPIError("SELECT 1", None, driver_error, connection_invalidated=True)
+    error = to_api_error(wrapped)
+    assert (error.status, error.code) == (503, "UNAVAILABLE")
+
+
 def test_a_query_error_of_a_live_database_is_still_an_internal_error() -> None:
     error = to_api_error(dialect_error(asyncpg.exceptions.DivisionByZeroError("division by zero")))
     assert (error.status, error.code) == (500, "INTERNAL")

@@ -142,26 +142,30 @@ def _is_unstorable_text(error: BaseException) -> bool:
     )
 
 
+_CONNECTION_LOST = (
+    "ConnectionDoesNotExist",
+    "CannotConnectNow",
+    "ConnectionFailure",
+    "InterfaceError",
+    "AdminShutdown",
+    "CrashShutdown",
+)
+
+
+def _connection_lost(chain: list[BaseException]) -> bool:
+    names = " ".join(type(e).__name__ for e in chain)
+    return any(isinstance(e, OSError) for e in chain) or any(
+        marker in names for marker in _CONNECTION_LOST
+    )
+
+
 def _is_unavailable(error: BaseException) -> bool:
     if isinstance(error, OSError | TimeoutError | sa_exc.TimeoutError):
         return True
     if isinstance(error, sa_exc.DBAPIError):
-        if error.connection_invalidated:
-            return True
-        chain = _causes(error.orig)
-        names = " ".join(type(e).__name__ for e in chain)
-        return any(isinstance(e, OSError) for e in chain) or any(
-            marker in names
-            for marker in (
-                "ConnectionDoesNotExist",
-                "CannotConnectNow",
-                "ConnectionFailure",
-                "InterfaceError",
-                "AdminShutdown",
-                "CrashShutdown",
-            )
-        )
-    return isinstance(error, sa_exc.InterfaceError)
+        return error.connection_invalidated or _connection_lost(_causes(error.orig))
+    # a driver error that escaped the database adapters' wrapping is still a lost connection
+    return isinstance(error, sa_exc.InterfaceError) or _connection_lost(_causes(error))
 
 
 def to_api_error(error: BaseException) -> ApiError:

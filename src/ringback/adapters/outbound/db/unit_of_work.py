@@ -48,8 +48,10 @@ class SqlUnitOfWork:
         try:
             raw = await self._conn.get_raw_connection()
             driver: Any = raw.driver_connection
-            tx = driver.transaction()
             async with guarded(self._conn, "BEGIN"):
+                # a pooled connection the server dropped fails here already ("connection is
+                # closed"): that is the database being unavailable, as much as a failed BEGIN
+                tx = driver.transaction()
                 await tx.start()
             self._tx = tx
         except BaseException:
