@@ -34,8 +34,13 @@ class DriverStatement:
         assert isinstance(compiled, SQLCompiler)
         self.sql = compiled.string
         self._names = tuple(compiled.positiontup or ())
-        # values bound in the statement itself (literal(...)), used unless a parameter is given
-        self._fixed = {name: value for name, value in compiled.params.items() if value is not None}
+        # values bound in the statement itself (literal(...), a column set to None), used unless
+        # a parameter is given; any other name is a parameter the caller must give
+        self._fixed = {
+            name: value
+            for name, value in compiled.params.items()
+            if not compiled.binds[name].required
+        }
         self._json = frozenset(
             name for name, bind in compiled.binds.items() if isinstance(bind.type, JSON)
         )
@@ -43,7 +48,10 @@ class DriverStatement:
     def _args(self, params: Mapping[str, Any]) -> list[Any]:
         args = []
         for name in self._names:
-            value = params[name] if name in params else self._fixed.get(name)
+            # a parameter the statement needs and the caller forgot is an error, never a NULL
+            value = (
+                self._fixed[name] if name in self._fixed and name not in params else params[name]
+            )
             if name in self._json and value is not None:
                 value = json.dumps(value)  # the dialect's jsonb codec takes JSON text
             args.append(value)
