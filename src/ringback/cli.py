@@ -291,7 +291,7 @@ DEMO_CCAI: dict[str, Any] = {
          "first_name": "Alex", "last_name": "Host", "available": True, "can_call": True},
     ],
     "outbound_numbers": [{"number": "+33184880000", "default": True}],
-    "tickets": {"T-1001": "+33612345678"},
+    "tickets": [{"ticket_id": "T-1001", "phone_number": "+33612345678"}],
 }  # fmt: skip
 
 

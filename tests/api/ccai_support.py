@@ -88,7 +88,10 @@ CCAI: dict[str, Any] = {
         {"number": DEFAULT_OUTBOUND, "default": True},
         {"number": OTHER_OUTBOUND, "default": False},
     ],
-    "tickets": {"71450": "+1 859-657-9625", "76517": "+1 859-657-9625"},
+    "tickets": [
+        {"ticket_id": "71450", "phone_number": "+1 859-657-9625"},
+        {"ticket_id": "76517", "phone_number": "+1 859-657-9625"},
+    ],
 }
 
 

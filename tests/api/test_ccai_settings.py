@@ -26,7 +26,7 @@ SETTINGS: dict[str, Any] = {
     ],
     "agents": [{"id": 7, "email": "host@example.com", "name": "Host"}],
     "outbound_numbers": [{"number": "+33 1 84 88 00 00", "default": True}],
-    "tickets": {"T-1": "+33 6 12 34 56 78"},
+    "tickets": [{"ticket_id": "T-1", "phone_number": "+33 6 12 34 56 78"}],
 }
 
 
@@ -56,7 +56,7 @@ async def test_ccai_settings_are_stored_and_shown_with_defaults(ccai: httpx.Asyn
     }
     assert shown["agents"][0]["available"] is True
     assert shown["agents"][0]["can_call"] is True
-    assert shown["tickets"] == {"T-1": "+33 6 12 34 56 78"}
+    assert shown["tickets"] == [{"ticket_id": "T-1", "phone_number": "+33 6 12 34 56 78"}]
 
 
 async def test_restaurant_without_ccai_settings_speaks_english_only(
@@ -68,7 +68,7 @@ async def test_restaurant_without_ccai_settings_speaks_english_only(
         "menus": [],
         "agents": [],
         "outbound_numbers": [],
-        "tickets": {},
+        "tickets": [],
     }
 
 
@@ -78,13 +78,13 @@ async def test_patch_replaces_the_ccai_keys_given_and_keeps_the_others(
     restaurant = (await create(ccai, ccai=SETTINGS)).json()["data"]
     reply = await ccai.patch(
         f"{BASE}/restaurants/{restaurant['id']}",
-        json={"ccai": {"languages": ["de"], "tickets": {}}},
+        json={"ccai": {"languages": ["de"], "tickets": []}},
         headers=ADMIN,
     )
     assert reply.status_code == 200, reply.text
     shown = reply.json()["data"]["ccai"]
     assert shown["languages"] == ["de"]
-    assert shown["tickets"] == {}
+    assert shown["tickets"] == []
     assert [m["id"] for m in shown["menus"]] == [1, 2]
     assert shown["agents"][0]["email"] == "host@example.com"
 
@@ -135,7 +135,19 @@ async def test_patch_replaces_the_ccai_keys_given_and_keeps_the_others(
             "body.ccai.outbound_numbers",
         ),
         ({"outbound_numbers": [{"number": "call me"}]}, "body.ccai.outbound_numbers.0.number"),
-        ({"tickets": {"T-1": "not a number"}}, "body.ccai.tickets.T-1"),
+        (
+            {"tickets": [{"ticket_id": "T-1", "phone_number": "not a number"}]},
+            "body.ccai.tickets.0.phone_number",
+        ),
+        (
+            {
+                "tickets": [
+                    {"ticket_id": "T-1", "phone_number": "+33612345678"},
+                    {"ticket_id": "T-1", "phone_number": "+33612345679"},
+                ]
+            },
+            "body.ccai.tickets",
+        ),
         ({"queues": []}, "body.ccai.queues"),
     ],
 )

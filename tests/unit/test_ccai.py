@@ -16,6 +16,7 @@ from ringback.domain.ccai import (
     ccai_from_settings,
     ending_of,
     possible_e164,
+    ticket_pairs,
 )
 
 S = CallStatus
@@ -98,3 +99,10 @@ def test_demo_restaurant_ccai_settings_pass_the_admin_checks() -> None:
     assert [(a.available, a.can_call) for a in ccai.agents] == [(True, True)]
     assert [n.default for n in ccai.outbound_numbers] == [True]
     assert len(ccai.tickets) == 1
+
+
+def test_tickets_are_read_as_the_spec_lists_them_and_as_rows_written_before_kept() -> None:
+    listed = [{"ticket_id": "T-1", "phone_number": "+33612345678"}]
+    assert ticket_pairs(listed) == [("T-1", "+33612345678")]
+    assert ticket_pairs({"T-1": "+33612345678"}) == [("T-1", "+33612345678")]
+    assert ticket_pairs(None) == []

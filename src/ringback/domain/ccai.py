@@ -27,9 +27,6 @@ _ISO_639_1_CODES = """
 """
 ISO_639_1 = frozenset(_ISO_639_1_CODES.split())
 
-MENU_TYPES = ("ivr_menu", "mobile_menu", "web_menu")
-MENU_STATES = ("open", "after_hours", "manual_redirection")
-
 
 class CallKind(StrEnum):
     OUTBOUND = "outbound"
@@ -280,5 +277,19 @@ def ccai_from_settings(stored: Mapping[str, Any] | None) -> CcaiSettings:
         for n in data.get("outbound_numbers") or []
     )
     languages = tuple(data.get("languages") or ("en",))
-    tickets = {str(k): str(v) for k, v in (data.get("tickets") or {}).items()}
+    tickets = {ticket: number for ticket, number in ticket_pairs(data.get("tickets"))}
     return CcaiSettings(languages, menus, agents, numbers, tickets)
+
+
+def ticket_pairs(stored: object) -> list[tuple[str, str]]:
+    """``(ticket_id, phone_number)`` of stored tickets: a list of ``{"ticket_id", "phone_number"}``
+    (SPEC §8), or the ``{ticket_id: number}`` map rows written before kept."""
+    if isinstance(stored, dict):
+        return [(str(k), str(v)) for k, v in stored.items()]
+    if isinstance(stored, list):
+        return [
+            (str(t.get("ticket_id")), str(t.get("phone_number")))
+            for t in stored
+            if isinstance(t, dict)
+        ]
+    return []

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from ringback.domain.ccai import ISO_639_1, number_key
+from ringback.domain.ccai import ISO_639_1, number_key, ticket_pairs
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Phone = Annotated[
@@ -55,6 +55,15 @@ class CcaiOutboundNumberIn(BaseModel):
 TicketId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
+class CcaiTicketIn(BaseModel):
+    """A CRM ticket and the contact number an outbound call with its ``ticket_id`` dials."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ticket_id: TicketId
+    phone_number: Phone
+
+
 class CcaiIn(BaseModel):
     """The CCAI call API's view of the restaurant. On PATCH, the keys given replace the stored
     ones and the keys left out are kept."""
@@ -70,8 +79,9 @@ class CcaiIn(BaseModel):
     menus: list[CcaiMenuIn] = Field(default_factory=list, max_length=500)
     agents: list[CcaiAgentIn] = Field(default_factory=list, max_length=500)
     outbound_numbers: list[CcaiOutboundNumberIn] = Field(default_factory=list, max_length=100)
-    tickets: dict[TicketId, Phone] = Field(
-        default_factory=dict, max_length=10_000, description="CRM ticket id → contact number"
+    # at most as many as a request body can carry (256 KiB): a longer list is refused by name
+    tickets: list[CcaiTicketIn] = Field(
+        default_factory=list, max_length=2_000, description="CRM ticket id → contact number"
     )
 
     @field_validator("languages")
@@ -114,6 +124,13 @@ class CcaiIn(BaseModel):
             raise ValueError("outbound numbers must be unique")
         return value
 
+    @field_validator("tickets")
+    @classmethod
+    def _tickets(cls, value: list[CcaiTicketIn]) -> list[CcaiTicketIn]:
+        if len({t.ticket_id for t in value}) != len(value):
+            raise ValueError("ticket ids must be unique")
+        return value
+
 
 def ccai_values(given: CcaiIn, stored: dict[str, Any] | None) -> dict[str, Any]:
     """The ``ccai`` column to write: the stored settings with the keys given replaced."""
@@ -126,4 +143,9 @@ def ccai_values(given: CcaiIn, stored: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def ccai_out(stored: dict[str, Any] | None) -> dict[str, Any]:
-    return {**CcaiIn().model_dump(mode="json"), **(stored or {})}
+    shown = {**CcaiIn().model_dump(mode="json"), **(stored or {})}
+    shown["tickets"] = [
+        {"ticket_id": ticket, "phone_number": number}
+        for ticket, number in ticket_pairs(shown["tickets"])
+    ]
+    return shown

@@ -145,7 +145,7 @@ async def update_restaurant(
                             "menus": [{"id": 1, "name": "Bookings", "menu_type": "ivr_menu"}],
                             "agents": [{"id": 1, "email": "host@example.com", "name": "Host"}],
                             "outbound_numbers": [{"number": "+33184880000", "default": True}],
-                            "tickets": {"T-1": "+33612345678"},
+                            "tickets": [{"ticket_id": "T-1", "phone_number": "+33612345678"}],
                         }
                     },
                 },
