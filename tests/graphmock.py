@@ -32,3 +32,11 @@ class AiohttpTransportMocker(AbstractRequestMocker):
 
 
 GRAPH_MOCKER = AiohttpTransportMocker.name
+
+
+def graph_error(code: int, status: int = 400) -> httpx.Response:
+    """A Graph API error reply with WhatsApp error ``code``."""
+    return httpx.Response(
+        status,
+        json={"error": {"message": f"(#{code}) scripted", "type": "OAuthException", "code": code}},
+    )

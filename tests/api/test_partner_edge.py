@@ -14,14 +14,11 @@ from ringback.app import create_app
 from ringback.bootstrap import Container, build_container
 from ringback.domain.model import TokenKind
 from ringback.settings import Settings
-from tests.conftest import MakeRestaurant, make_settings, random_mobile
+from tests.conftest import MakeRestaurant, make_settings
+from tests.conftest import random_mobile as mobile
 
 pytestmark = pytest.mark.sql
 URL = "/api/partner/v1/missed-calls"
-
-
-def mobile() -> str:
-    return random_mobile()
 
 
 async def test_missing_and_bad_fields_are_listed_each(
@@ -57,7 +54,9 @@ async def test_time_more_than_five_minutes_ahead_is_refused(
     tenant = await make_restaurant()
     ahead = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)).isoformat()
     reply = await client.post(
-        URL, headers=tenant.auth(), json={"caller_phone_number": mobile(), "occurred_at": ahead}
+        URL,
+        headers=tenant.auth(),
+        json={"caller_phone_number": mobile(), "occurred_at": ahead},
     )
     assert reply.status_code == 422
 
@@ -67,7 +66,9 @@ async def test_unknown_fields_are_ignored(
 ) -> None:
     tenant = await make_restaurant()
     reply = await client.post(
-        URL, headers=tenant.auth(), json={"caller_phone_number": mobile(), "pbx": {"line": 3}}
+        URL,
+        headers=tenant.auth(),
+        json={"caller_phone_number": mobile(), "pbx": {"line": 3}},
     )
     assert reply.status_code == 201
 
@@ -218,7 +219,7 @@ async def test_customers_are_upserted_by_normalized_number(
     client: httpx.AsyncClient, make_restaurant: MakeRestaurant
 ) -> None:
     tenant = await make_restaurant()
-    digits = random_mobile()[4:]
+    digits = mobile()[4:]
     first = await client.put(
         "/api/partner/v1/customers",
         headers=tenant.auth(),

@@ -16,15 +16,12 @@ from ringback.adapters.outbound.db.tables import call, message
 from ringback.bootstrap import Container
 from ringback.domain.model import TokenKind
 from tests.api.conftest import sent_bodies
-from tests.conftest import DEFAULT_WHATSAPP, MakeRestaurant, Tenant, random_mobile
+from tests.conftest import DEFAULT_WHATSAPP, MakeRestaurant, Tenant
+from tests.conftest import random_mobile as mobile
 
 pytestmark = pytest.mark.sql
 
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
-
-
-def mobile() -> str:
-    return random_mobile()
 
 
 async def report(client: httpx.AsyncClient, tenant: Tenant, **body: Any) -> httpx.Response:
@@ -143,7 +140,7 @@ async def test_national_number_is_normalized_with_the_restaurant_country(
     client: httpx.AsyncClient, make_restaurant: MakeRestaurant, graph: respx.MockRouter
 ) -> None:
     tenant = await make_restaurant()
-    digits = random_mobile()[4:]
+    digits = mobile()[4:]
     national = f"06 {digits[:2]} {digits[2:4]} {digits[4:6]} {digits[6:]}"
     data = (await report(client, tenant, caller_phone_number=national)).json()["data"]
     assert data["caller_phone_number"] == f"+336{digits}"

@@ -130,6 +130,26 @@ async def test_incoming_call_hung_up_unanswered_sends_exactly_one_whatsapp_messa
     assert json.loads(graph.calls[0].request.content)["to"] == phone.caller.lstrip("+")
 
 
+async def test_the_hangups_start_time_becomes_the_calls_time_over_the_initiated_event(
+    client: httpx.AsyncClient,
+    make_restaurant: MakeRestaurant,
+    container: Container,
+    graph: respx.MockRouter,
+) -> None:
+    """SPEC §3: a Telnyx call's ``occurred_at`` is the hangup's ``start_time``, else the
+    ``occurred_at`` of ``call.initiated`` — the row keeps the time the decision used."""
+    phone = await line(make_restaurant)
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=1)
+    initiated = phone.event("initiated", started + dt.timedelta(seconds=5))
+    assert (await send(client, phone, initiated)).status_code == 200
+    [before] = await calls_of(container, phone.tenant)
+    assert before.occurred_at == started + dt.timedelta(seconds=5)
+    assert (await send(client, phone, phone.event("hangup", started))).status_code == 200
+    [stored] = await calls_of(container, phone.tenant)
+    assert stored.occurred_at == started
+    assert stored.outcome == "SENT"
+
+
 @pytest.mark.parametrize("cause", MISSED_CAUSES)
 async def test_every_missed_hangup_cause_makes_the_call_missed(
     client: httpx.AsyncClient,

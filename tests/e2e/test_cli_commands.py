@@ -7,7 +7,6 @@ import json
 import os
 import shlex
 import shutil
-import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import pytest
 
 from ringback.bootstrap import Container
 from ringback.domain.model import TokenKind
+from tests.e2e.processes import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -57,13 +57,6 @@ async def ringback(database_url: str, cwd: Path, *args: str) -> Ran:
     out, err = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode is not None
     return Ran(process.returncode, out.decode(), err.decode())
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def test_migrate_is_idempotent_on_a_migrated_database(
@@ -235,10 +228,11 @@ async def sandbox_server(database_url: str, tmp_path: Path) -> AsyncIterator[str
         await asyncio.wait_for(server.wait(), timeout=15)
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="needs the curl binary")
 async def test_the_curl_printed_by_demo_sends_through_the_sandbox(
     database_url: str, tmp_path: Path, sandbox_server: str
 ) -> None:
+    if shutil.which("curl") is None:
+        pytest.fail("curl is not installed: the test runs the printed command as a user would")
     demo = (
         await ringback(database_url, tmp_path, "demo", "--json", "--base-url", sandbox_server)
     ).json()

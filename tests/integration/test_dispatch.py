@@ -45,7 +45,7 @@ from ringback.service.dispatch import Dispatcher
 from ringback.service.relay import utc_now
 from tests.conftest import GRAPH_BASE, MakeRestaurant, Tenant, make_settings
 from tests.fakegraph import FakeGraph
-from tests.graphmock import GRAPH_MOCKER
+from tests.graphmock import GRAPH_MOCKER, graph_error
 
 pytestmark = pytest.mark.sql
 
@@ -72,13 +72,6 @@ def accepted(to: str) -> httpx.Response:
             "contacts": [{"input": to, "wa_id": to}],
             "messages": [{"id": f"wamid.test.{next(_wamids)}.{uuid.uuid4().hex[:8]}"}],
         },
-    )
-
-
-def graph_error(code: int, status: int = 400) -> httpx.Response:
-    return httpx.Response(
-        status,
-        json={"error": {"message": f"(#{code}) scripted", "type": "OAuthException", "code": code}},
     )
 
 
@@ -377,7 +370,6 @@ async def test_message_held_under_a_live_lease_is_not_taken_by_another_dispatche
     (number,) = mobile_numbers(1)
     message_id = await missed_call(container, tenant, number)
     held = await claim_one(SqlOutbox(container.engine), message_id, 30)
-    assert held is not None
 
     await container.dispatcher.run_once(20)
 
@@ -394,8 +386,8 @@ async def test_message_of_a_dead_worker_is_taken_over_when_its_lease_expires_and
     (number,) = mobile_numbers(1)
     message_id = await missed_call(container, tenant, number)
     dead_worker = SqlOutbox(container.engine)
-    held = await claim_one(dead_worker, message_id, 0.3)
-    assert held is not None  # ... and the worker dies without marking it
+    await claim_one(dead_worker, message_id, 0.3)
+    # ... and the worker dies without marking it
 
     row = await message_row(container.engine, message_id)
     await sleep_until(row.lease_expires_at, row.db_now)
@@ -424,7 +416,6 @@ async def test_late_answer_of_a_dead_worker_changes_nothing_after_the_takeover(
     message_id = await missed_call(container, tenant, number)
     dead_worker = SqlOutbox(container.engine)
     held = await claim_one(dead_worker, message_id, 0.3)
-    assert held is not None
     row = await message_row(container.engine, message_id)
     await sleep_until(row.lease_expires_at, row.db_now)
     await container.dispatcher.run_once(20)
@@ -455,7 +446,6 @@ async def test_late_answer_with_an_old_lease_does_not_move_a_message_still_being
     message_id = await missed_call(container, tenant, number)
     outbox = SqlOutbox(container.engine)
     old = await claim_one(outbox, message_id, 0.2)
-    assert old is not None
     row = await message_row(container.engine, message_id)
     await sleep_until(row.lease_expires_at, row.db_now)
     (current,) = await outbox.claim_due(1000, lease_seconds=30)  # the new holder, mid-send

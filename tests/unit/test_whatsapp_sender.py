@@ -16,7 +16,7 @@ from httpx_aiohttp import AiohttpTransport
 from ringback.adapters.outbound.whatsapp import WhatsAppCloudSender
 from ringback.api.sandbox import router as sandbox_router
 from ringback.domain.ports import ClaimedMessage
-from tests.graphmock import GRAPH_MOCKER
+from tests.graphmock import GRAPH_MOCKER, graph_error
 
 BASE = "https://graph.test/v21.0"
 PHONE_NUMBER_ID = "1234567890"
@@ -38,13 +38,6 @@ def claimed(**overrides: object) -> ClaimedMessage:
     }
     values.update(overrides)
     return ClaimedMessage(**values)  # type: ignore[arg-type]
-
-
-def graph_error(code: int, status: int = 400) -> httpx.Response:
-    return httpx.Response(
-        status,
-        json={"error": {"message": f"(#{code}) scripted", "type": "OAuthException", "code": code}},
-    )
 
 
 def accepted(provider_id: str = "wamid.HBgLMzM2MTIzNDU2NzgVAgARGBI") -> httpx.Response:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -9,9 +11,14 @@ from sqlalchemy import text
 from ringback.adapters.outbound.db.migrate import head_revision
 
 router = APIRouter(tags=["health"])
-_HEAD = head_revision()
 _HAS_VERSION_TABLE = text("SELECT to_regclass('alembic_version') IS NOT NULL")
 _VERSION = text("SELECT version_num FROM alembic_version")
+
+
+@functools.cache
+def _head() -> str | None:
+    """The newest migration this code knows, read from the migration files once (not at import)."""
+    return head_revision()
 
 
 @router.get("/healthz")
@@ -28,7 +35,7 @@ async def readyz(request: Request) -> JSONResponse:
             revision = (await conn.execute(_VERSION)).scalar() if migrated else None
     except Exception:
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
-    head = _HEAD
+    head = _head()
     if revision != head:
         return JSONResponse(
             {"status": "unavailable", "database": "reachable", "migration": revision, "head": head},

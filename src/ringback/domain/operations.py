@@ -274,7 +274,6 @@ def bucket_starts(
     return starts
 
 
-DELIVERY_KEYS = ("sent", "delivered", "read", "failed")
 _ACCEPTED = frozenset({"sent", "delivered", "read"})
 _DELIVERED = frozenset({"delivered", "read"})
 

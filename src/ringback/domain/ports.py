@@ -21,9 +21,6 @@ class StoredCall:
     claimed: bool
     """This notification won the right to decide (first missed notification for the key)."""
     decided: bool
-    answered: bool
-    """The call was reported answered (by this or an earlier notification)."""
-    outcome: Outcome | None
     customer_id: int | None
     reservation_id: int | None
     template_type: TemplateType | None
@@ -113,12 +110,10 @@ class RelayStore(Protocol):
     """The relay's reads and writes, all inside one transaction."""
 
     async def record_call(
-        self,
-        restaurant_id: int,
-        event: CallEvent,
-        caller_phone_number: str,
-        claim_token: uuid.UUID | None,
-    ) -> StoredCall: ...
+        self, restaurant_id: int, event: CallEvent, caller_phone_number: str
+    ) -> StoredCall:
+        """Record an answered or other notification: such a report never decides."""
+        ...
 
     async def match_caller(self, restaurant_id: int, caller: CallerLookup) -> CallerFacts:
         """The customer (matched or created), their reservation and, with ``caller.lock``, the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -55,8 +56,8 @@ class ReceiptsService:
         # Locks are taken in provider-id order so concurrent webhooks never wait on each other
         # in a cycle; a stable sort keeps one message's receipts in the order they came.
         by_id = sorted(change.receipts, key=lambda r: r.provider_message_id)
-        for provider_id in dict.fromkeys(r.provider_message_id for r in by_id):
-            receipts = [r for r in by_id if r.provider_message_id == provider_id]
+        for provider_id, grouped in itertools.groupby(by_id, key=lambda r: r.provider_message_id):
+            receipts = list(grouped)
             await tx.lock_provider_id(provider_id)
             known = await tx.find_message(provider_id, restaurant_ids)
             if known is None:
@@ -70,10 +71,11 @@ class ReceiptsService:
             intent = opt_intent(text.text)
             if intent is None:
                 continue
+            # WhatsApp gives the sender in international form: no restaurant's country changes it
+            e164 = normalize("+" + text.sender.lstrip("+"), numbers[0].country)
+            if e164 is None:
+                continue
             for number in numbers:
-                e164 = normalize("+" + text.sender.lstrip("+"), number.country)
-                if e164 is None:
-                    continue
                 if intent is OptIntent.OUT:
                     await tx.opt_out(number.restaurant_id, e164, text.sent_at)
                     summary.opted_out += 1

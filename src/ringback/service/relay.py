@@ -165,7 +165,7 @@ class RelayService:
         async with self._uow_factory() as uow:
             if alongside is not None:
                 await alongside(uow)
-            stored = await uow.relay.record_call(restaurant.id, event, reading.display, None)
+            stored = await uow.relay.record_call(restaurant.id, event, reading.display)
             customer, cancelled = await self._observe(uow.relay, restaurant, event, reading, stored)
             await uow.commit()
         if cancelled:

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from ringback.adapters.inbound.ccai.errors import unauthorized
-from ringback.api.errors import ApiError
-from ringback.api.ratelimit import TokenBuckets, retry_after_header
+from ringback.api.auth import enforce_rate_limit
 from ringback.domain.ccai import CcaiSettings, ccai_from_settings
 from ringback.domain.model import Restaurant, TokenKind
 from ringback.domain.tenancy import restaurant_from_settings
@@ -56,14 +55,5 @@ async def ccai_caller(request: Request) -> CcaiCaller:
         str(row["slug"]).encode("utf-8"), slug.encode("utf-8")
     ):
         raise unauthorized()
-    buckets: TokenBuckets | None = getattr(request.app.state, "ccai_rate_limits", None)
-    if buckets is not None:
-        wait = buckets.acquire(str(row["id"]))
-        if wait is not None:
-            raise ApiError(
-                429,
-                "RATE_LIMITED",
-                "Too many requests",
-                headers={"Retry-After": retry_after_header(wait)},
-            )
+    enforce_rate_limit(request.app.state.ccai_rate_limits, str(row["id"]))
     return CcaiCaller(restaurant_from_settings(row), ccai_from_settings(row.get("ccai")))

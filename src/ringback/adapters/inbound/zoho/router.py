@@ -13,7 +13,13 @@ from fastapi.responses import JSONResponse, Response
 
 from ringback.adapters.inbound.zoho import mapper
 from ringback.adapters.inbound.zoho.auth import zoho_restaurant
-from ringback.adapters.inbound.zoho.schemas import ZohoError, ZohoErrorDetails, ZohoSuccess
+from ringback.adapters.inbound.zoho.schemas import (
+    MANDATORY,
+    PARAMETERS,
+    ZohoError,
+    ZohoErrorDetails,
+    ZohoSuccess,
+)
 from ringback.api.errors import ApiError, register_renderer
 from ringback.bootstrap import Container
 from ringback.domain.errors import IdempotencyConflict
@@ -39,12 +45,8 @@ _FORM_EXAMPLE = (
                 "application/x-www-form-urlencoded": {
                     "schema": {
                         "type": "object",
-                        "required": ["type", "state", "id", "from", "to"],
-                        "properties": {
-                            name: {"type": "string"}
-                            for name in ("type", "state", "id", "from", "to", "start_time",
-                                         "zohouser", "voiceuri", "duration")
-                        },
+                        "required": list(MANDATORY),
+                        "properties": {name: {"type": "string"} for name in PARAMETERS},
                     },
                     "example": _FORM_EXAMPLE,
                 }

@@ -24,10 +24,10 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ringback.adapters.outbound.db.ccai_tables import ccai_call
+from ringback.adapters.outbound.db.relay_statements import MATCH_OR_CREATE_CUSTOMER
 from ringback.adapters.outbound.db.tables import call, customer, message, reservation
 from ringback.adapters.outbound.db.unit_of_work import SqlUnitOfWork
 from ringback.domain.model import Disposition, Source
@@ -111,17 +111,8 @@ class SqlCcaiStore:
             call_id = int((await conn.execute(_NEXT_CALL_ID)).scalar_one())
             customer_id = None
             if new.customer_e164 is not None:
-                upsert = pg_insert(customer).values(
-                    restaurant_id=new.restaurant_id, phone_number=new.customer_e164
-                )
-                customer_id = (
-                    await conn.execute(
-                        upsert.on_conflict_do_update(
-                            index_elements=[customer.c.restaurant_id, customer.c.phone_number],
-                            set_={"phone_number": upsert.excluded.phone_number},
-                        ).returning(customer.c.id)
-                    )
-                ).scalar_one()
+                params = {"p_restaurant_id": new.restaurant_id, "p_phone_number": new.customer_e164}
+                customer_id = (await conn.execute(MATCH_OR_CREATE_CUSTOMER, params)).one().id
             await conn.execute(
                 insert(call).values(
                     id=call_id,
@@ -232,6 +223,7 @@ class SqlCcaiStore:
         this = call.alias("this_call")
         other = call.alias("other_call")
         earlier_call = exists().where(
+            other.c.restaurant_id == this.c.restaurant_id,  # the index leads with it
             other.c.customer_id == this.c.customer_id,
             other.c.id != this.c.id,
             other.c.created_at < this.c.created_at,

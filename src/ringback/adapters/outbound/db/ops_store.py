@@ -215,19 +215,6 @@ def _full_select() -> Select[Any]:
     )
 
 
-def _message_info(row: RowMapping) -> MessageInfo:
-    return MessageInfo(
-        id=row["id"],
-        status=MessageStatus(row["status"]),
-        attempts=row["attempts"],
-        next_attempt_at=row["next_attempt_at"] if row["status"] == "queued" else None,
-        provider_message_id=row["provider_message_id"],
-        last_error=row["last_error"],
-        updated_at=row["updated_at"],
-        template_name=row["template_name"],
-    )
-
-
 class SqlOpsStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -374,7 +361,7 @@ class SqlOpsStore:
                 lease_expires_at=None,
                 updated_at=now,
             )
-            .returning(*message.c)
+            .returning(message.c.id, message.c.attempts, *_MESSAGE_COLUMNS)
             .cte("moved")
         )
         logged = log_moves(moved, MessageStatus.QUEUED.value, attempt=0, detail=RETRY_DETAIL).cte(
@@ -384,7 +371,7 @@ class SqlOpsStore:
         async with self._engine.begin() as conn:
             row = (await conn.execute(stmt)).mappings().first()
             if row is not None:
-                return RetryResult.REQUEUED, _message_info(row)
+                return RetryResult.REQUEUED, _message(row, None)
             known = await conn.scalar(
                 select(
                     exists().where(
@@ -468,7 +455,6 @@ class SqlOpsStore:
 
     async def outbox_gauges(self) -> tuple[int, float]:
         """(messages queued or being sent, seconds the oldest due queued message has waited)."""
-        waiting = message.c.status.in_([MessageStatus.QUEUED.value, MessageStatus.SENDING.value])
         oldest = (
             select(func.min(message.c.next_attempt_at))
             .where(
@@ -477,8 +463,13 @@ class SqlOpsStore:
             )
             .scalar_subquery()
         )
+        # counted status by status, each through its partial index (no scan of every message)
+        waiting = [
+            select(func.count()).select_from(message).where(message_status_is(status.value))
+            for status in (MessageStatus.QUEUED, MessageStatus.SENDING)
+        ]
         stmt = select(
-            select(func.count()).select_from(message).where(waiting).scalar_subquery(),
+            waiting[0].scalar_subquery() + waiting[1].scalar_subquery(),
             func.coalesce(func.extract("epoch", func.now() - oldest), 0),
         )
         async with self._engine.connect() as conn:

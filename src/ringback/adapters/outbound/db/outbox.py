@@ -31,6 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import Insert
 
 from ringback.adapters.outbound.db.driver import DriverStatement
+from ringback.adapters.outbound.db.engine import autocommit
+from ringback.adapters.outbound.db.locks import xact_lock
 from ringback.adapters.outbound.db.receipts_store import SqlReceiptTransaction, receipt_lock_key
 from ringback.adapters.outbound.db.receipts_tables import pending_receipt
 from ringback.adapters.outbound.db.tables import call, message, message_status_is, restaurant
@@ -150,9 +152,7 @@ _CLAIM_DUE = _claim_statement(
 # The per-id receipts lock is taken by the move itself, which commits alone: a receipt that
 # held the lock first has committed its kept row when the move commits, and the next statement
 # (a new snapshot) sees it; a receipt that takes the lock later sees the committed message id.
-_RECEIPTS_LOCK = func.pg_advisory_xact_lock(
-    func.hashtextextended(bindparam("p_lock_key", type_=Text), 0)
-).is_not(None)
+_RECEIPTS_LOCK = xact_lock(bindparam("p_lock_key", type_=Text))
 _RECEIPTS_KEPT = DriverStatement(
     select(literal(1))
     .where(
@@ -185,7 +185,7 @@ _MARK_FAILED = DriverStatement(
 class SqlOutbox:
     def __init__(self, engine: AsyncEngine, metrics: Metrics | None = None) -> None:
         self._engine = engine
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._autocommit = autocommit(engine)
         self._metrics = metrics or NoMetrics()
 
     async def claim_due(self, limit: int, lease_seconds: float) -> list[ClaimedMessage]:

@@ -11,11 +11,12 @@ import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 
-from sqlalchemy import delete, func, literal_column, select, text, update
+from sqlalchemy import Text, bindparam, delete, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnClause
 
+from ringback.adapters.outbound.db.locks import xact_lock
 from ringback.adapters.outbound.db.receipts_tables import pending_receipt
 from ringback.adapters.outbound.db.tables import customer, message, restaurant
 from ringback.adapters.outbound.db.timeline import log_moves
@@ -28,7 +29,7 @@ from ringback.domain.receipts import (
     settle,
 )
 
-_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+_LOCK = select(xact_lock(bindparam("key", type_=Text)))
 # Written as in the index of migration 0003, so the planner uses it.
 _phone_number_id: ColumnClause[str] = literal_column("restaurant.whatsapp ->> 'phone_number_id'")
 RECEIPT_DETAIL = "WhatsApp status webhook"

@@ -40,10 +40,12 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.dml import ReturningInsert
 
 from ringback.adapters.outbound.db.driver import DriverStatement
+from ringback.adapters.outbound.db.locks import xact_lock
 from ringback.adapters.outbound.db.tables import call, customer, message, message_event, reservation
 from ringback.domain.model import ACTIVE_RESERVATION_STATUSES, MessageStatus, Outcome
 
@@ -64,6 +66,28 @@ _CALL_COLUMNS = (
 )
 
 
+def _on_conflict_keep_decision(new: PgInsert, *decision_columns: str) -> PgInsert:
+    """Later notifications of a ``(restaurant, source, external_id)`` update its row; the decision
+    and ``decision_columns`` only while the call is open — never decided and never answered (a
+    late or out-of-order report of an answered call does not decide it). The call's time follows
+    the notification that closes it (SPEC §3: a Telnyx hangup's ``start_time`` over the time of
+    ``call.initiated``), so the row keeps the time the decision used."""
+    open_call = call.c.decision_token.is_(None) & call.c.answered_at.is_(None)
+    gated = ("disposition", "occurred_at", "decision_token", "decided_at", *decision_columns)
+    return new.on_conflict_do_update(
+        index_elements=[call.c.restaurant_id, call.c.source, call.c.external_id],
+        set_={
+            "updated_at": func.now(),
+            "direction": case(
+                (call.c.decision_token.is_(None), new.excluded.direction), else_=call.c.direction
+            ),
+            "answered_at": func.coalesce(call.c.answered_at, new.excluded.answered_at),
+            "details": call.c.details.op("||")(new.excluded.details),
+            **{c: case((open_call, new.excluded[c]), else_=call.c[c]) for c in gated},
+        },
+    )
+
+
 def _record_call_statement() -> ReturningInsert[Any]:
     new = pg_insert(call).values(
         restaurant_id=bindparam("p_restaurant_id", type_=BigInteger),
@@ -79,28 +103,13 @@ def _record_call_statement() -> ReturningInsert[Any]:
         decided_at=bindparam("p_decided_at", type_=_TS),
         answered_at=bindparam("p_answered_at", type_=_TS),
     )
-    # A call already answered is never decided later (a late or out-of-order hangup report).
-    open_call = call.c.decision_token.is_(None) & call.c.answered_at.is_(None)
-    undecided = call.c.decision_token.is_(None)
-    return new.on_conflict_do_update(
-        index_elements=[call.c.restaurant_id, call.c.source, call.c.external_id],
-        set_={
-            "updated_at": func.now(),
-            "disposition": case((open_call, new.excluded.disposition), else_=call.c.disposition),
-            "direction": case((undecided, new.excluded.direction), else_=call.c.direction),
-            "decision_token": case(
-                (open_call, new.excluded.decision_token), else_=call.c.decision_token
-            ),
-            "decided_at": case((open_call, new.excluded.decided_at), else_=call.c.decided_at),
-            "answered_at": func.coalesce(call.c.answered_at, new.excluded.answered_at),
-            "details": call.c.details.op("||")(new.excluded.details),
-        },
-    ).returning(*_CALL_COLUMNS)
+    return _on_conflict_keep_decision(new).returning(*_CALL_COLUMNS)
 
 
 def _customer_statement() -> ReturningInsert[Any]:
     new = pg_insert(customer).values(
-        restaurant_id=bindparam("p_restaurant_id"), phone_number=bindparam("p_phone_number")
+        restaurant_id=bindparam("p_restaurant_id", type_=BigInteger),
+        phone_number=bindparam("p_phone_number", type_=Text),
     )
     return new.on_conflict_do_update(
         index_elements=[customer.c.restaurant_id, customer.c.phone_number],
@@ -114,22 +123,7 @@ def _customer_statement() -> ReturningInsert[Any]:
 
 def _match_caller_statement() -> Select[Any]:
     """The caller's customer (matched or created), their reservation and decision lock."""
-    new = pg_insert(customer).values(
-        restaurant_id=bindparam("p_restaurant_id", type_=BigInteger),
-        phone_number=bindparam("c_phone_number", type_=Text),
-    )
-    matched = (
-        new.on_conflict_do_update(
-            index_elements=[customer.c.restaurant_id, customer.c.phone_number],
-            set_={"phone_number": new.excluded.phone_number},
-        )
-        .returning(
-            customer.c.id,
-            customer.c.name,
-            (customer.c.opted_out_at.is_not(None) | customer.c.bad_actor).label("suppressed"),
-        )
-        .cte("matched")
-    )
+    matched = _customer_statement().cte("matched")
     booked = (
         select(reservation.c.id, reservation.c.start_at, reservation.c.party_size)
         .where(
@@ -144,9 +138,8 @@ def _match_caller_statement() -> Select[Any]:
         .limit(1)
         .cte("booked")
     )
-    lock = func.pg_advisory_xact_lock(func.hashtextextended(bindparam("c_lock_key", type_=Text), 0))
     locked = (
-        select(lock.is_not(None).label("held"))
+        select(xact_lock(bindparam("c_lock_key", type_=Text)).label("held"))
         .select_from(matched)
         .where(bindparam("c_lock", type_=Boolean))
         .cte("locked")
@@ -247,30 +240,14 @@ def _decide_call_statement(*, enqueue: bool) -> Select[Any]:
         ],
         values,
     )  # fmt: skip
-    open_call = call.c.decision_token.is_(None) & call.c.answered_at.is_(None)
-
-    def if_open(column: str) -> Any:
-        return case((open_call, new.excluded[column]), else_=call.c[column])
-
     recorded = (
-        new.on_conflict_do_update(
-            index_elements=[call.c.restaurant_id, call.c.source, call.c.external_id],
-            set_={
-                "updated_at": func.now(),
-                "disposition": if_open("disposition"),
-                "direction": case(
-                    (call.c.decision_token.is_(None), new.excluded.direction),
-                    else_=call.c.direction,
-                ),
-                "decision_token": if_open("decision_token"),
-                "decided_at": if_open("decided_at"),
-                "caller_phone_number": if_open("caller_phone_number"),
-                "outcome": if_open("outcome"),
-                "customer_id": if_open("customer_id"),
-                "reservation_id": if_open("reservation_id"),
-                "template_type": if_open("template_type"),
-                "details": call.c.details.op("||")(new.excluded.details),
-            },
+        _on_conflict_keep_decision(
+            new,
+            "caller_phone_number",
+            "outcome",
+            "customer_id",
+            "reservation_id",
+            "template_type",
         )
         .returning(*_CALL_COLUMNS)
         .cte("recorded")
@@ -315,7 +292,8 @@ def _decide_call_statement(*, enqueue: bool) -> Select[Any]:
 
 
 RECORD_CALL = DriverStatement(_record_call_statement())
-CUSTOMER = DriverStatement(_customer_statement())
+MATCH_OR_CREATE_CUSTOMER = _customer_statement()
+CUSTOMER = DriverStatement(MATCH_OR_CREATE_CUSTOMER)
 MATCH_CALLER = DriverStatement(_match_caller_statement())
 DECIDE_CALL = DriverStatement(_decide_call_statement(enqueue=False))
 DECIDE_CALL_AND_ENQUEUE = DriverStatement(_decide_call_statement(enqueue=True))

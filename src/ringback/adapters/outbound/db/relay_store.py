@@ -20,7 +20,7 @@ from ringback.adapters.outbound.db.relay_statements import (
 )
 from ringback.adapters.outbound.db.tables import call, message, message_status_is
 from ringback.adapters.outbound.db.timeline import log_moves
-from ringback.domain.model import CallEvent, Disposition, MessageStatus, Outcome, TemplateType
+from ringback.domain.model import CallEvent, Disposition, MessageStatus, TemplateType
 from ringback.domain.ports import (
     CallerFacts,
     CallerLookup,
@@ -60,8 +60,6 @@ def _stored(row: Any, claim: uuid.UUID | None) -> StoredCall:
         caller_phone_number=row["caller_phone_number"],
         claimed=claim is not None and row["decision_token"] == claim,
         decided=row["decision_token"] is not None,
-        answered=row["answered_at"] is not None,
-        outcome=Outcome(row["outcome"]) if row["outcome"] else None,
         customer_id=row["customer_id"],
         reservation_id=row["reservation_id"],
         template_type=TemplateType(row["template_type"]) if row["template_type"] else None,
@@ -82,25 +80,17 @@ class SqlRelayStore:
         self._conn = connection
 
     async def record_call(
-        self,
-        restaurant_id: int,
-        event: CallEvent,
-        caller_phone_number: str,
-        claim_token: uuid.UUID | None,
+        self, restaurant_id: int, event: CallEvent, caller_phone_number: str
     ) -> StoredCall:
-        """Upsert the row of ``(restaurant, source, external_id)`` and claim the decision if free.
-
-        The conflict branch locks the row, so concurrent reports of one key queue behind the first
-        and then see its committed decision: exactly one of them gets ``claimed``.
-        """
-        params = _call_params(restaurant_id, event, caller_phone_number, claim_token)
+        """Upsert the row of ``(restaurant, source, external_id)``; it claims no decision."""
+        params = _call_params(restaurant_id, event, caller_phone_number, None)
         row = await _one(RECORD_CALL, self._conn, params)
-        return _stored(row, claim_token)
+        return _stored(row, None)
 
     async def match_caller(self, restaurant_id: int, caller: CallerLookup) -> CallerFacts:
         params = {
             "p_restaurant_id": restaurant_id,
-            "c_phone_number": caller.phone_number,
+            "p_phone_number": caller.phone_number,
             "c_reservations_from": caller.reservations_from,
             "c_reservations_until": caller.reservations_until,
             "c_lock": caller.lock,

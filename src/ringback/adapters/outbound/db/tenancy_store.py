@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ringback.adapters.outbound.db.driver import DriverStatement
+from ringback.adapters.outbound.db.engine import autocommit
 from ringback.adapters.outbound.db.tables import api_token, restaurant
 from ringback.domain.model import TokenKind
 from ringback.domain.tenancy import hash_token, same_hash, slugify
@@ -26,7 +27,7 @@ _AUTHENTICATE = DriverStatement(
 class SqlTenancyStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._autocommit = autocommit(engine)
 
     async def authenticate(self, token: str, kinds: frozenset[TokenKind]) -> dict[str, Any] | None:
         """The restaurant settings behind a live token of one of ``kinds``, else None."""

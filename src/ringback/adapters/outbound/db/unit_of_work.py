@@ -16,18 +16,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ringback.adapters.outbound.db.driver import guarded
+from ringback.adapters.outbound.db.engine import autocommit
 from ringback.adapters.outbound.db.relay_store import SqlRelayStore
-
-
-def _autocommit(engine: AsyncEngine) -> AsyncEngine:
-    if engine.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
-        return engine
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 class SqlUnitOfWork:
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = _autocommit(engine)
+        self._engine = autocommit(engine)
         self._conn: AsyncConnection | None = None
         self._tx: Any = None
         self._broken = False
@@ -95,7 +90,7 @@ class SqlUnitOfWork:
 
 class SqlUnitOfWorkFactory:
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = _autocommit(engine)
+        self._engine = autocommit(engine)
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._engine)
