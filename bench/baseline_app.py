@@ -24,6 +24,8 @@ CREATE TABLE IF NOT EXISTS bench_baseline (
 )
 """
 
+INSERT = "INSERT INTO bench_baseline (external_id, caller) VALUES ($1, $2) RETURNING id"
+
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     global _pool
@@ -54,7 +56,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     payload = json.loads(body or b"{}")
     assert _pool is not None
     row_id = await _pool.fetchval(
-        "INSERT INTO bench_baseline (external_id, caller) VALUES ($1, $2) RETURNING id",
+        INSERT,
         payload.get("external_call_id"),
         payload.get("caller_phone_number", ""),
     )

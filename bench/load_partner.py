@@ -9,8 +9,9 @@ default the local PostgreSQL at 127.0.0.1:5432, else an embedded one), then meas
   1. `ringback serve` with the rate limits off and WhatsApp pointed at the fake Graph server
      (each report's message sent inline, as by default; `--inline-timeout 0` leaves the sends
      to the server's own worker);
-  2. the baseline: bench/baseline_app.py, one asyncpg INSERT per request, same uvicorn settings.
-It prints requests/s, p50/p90/p99 latency, CPU per process and peak memory for both, and the ratio.
+  2. the baseline: bench/baseline_app.py, one asyncpg INSERT per request, same uvicorn settings;
+  3. the framework floor: bench/floor_app.py, the same INSERT behind a FastAPI route.
+It prints requests/s, p50/p90/p99 latency, CPU per process and peak memory for each, and the ratios.
 Figures are printed, never asserted; docs/PERFORMANCE.md keeps them.
 """
 
@@ -206,7 +207,7 @@ class Sampler:
         return out
 
 
-_OFFSETS = iter(range(0, 10**6, 200_000))
+_OFFSETS = iter(range(0, 10**6, 100_000))  # wrk runs never share a number (100,000 each)
 
 
 def run_wrk(url: str, token: str, args: argparse.Namespace, duration: float) -> dict[str, Any]:
@@ -256,7 +257,24 @@ def uvicorn_flags(args: argparse.Namespace) -> list[str]:
     return ["--workers", str(args.workers)]
 
 
-def run(args: argparse.Namespace) -> tuple[Figures, Figures, dict[str, int]]:
+def measure_app(
+    name: str, app: str, database_url: str, token: str, args: argparse.Namespace
+) -> Figures:
+    """Measure one of the comparison apps under the same uvicorn settings as Ringback."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+         "--loop", "uvloop", "--http", "httptools", *uvicorn_flags(args)],
+        env={**os.environ, "BASELINE_DATABASE_URL": dsn(database_url)},
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        return measure(name, f"http://127.0.0.1:{port}", process, token, args)
+    finally:
+        stop(process)
+
+
+def run(args: argparse.Namespace) -> tuple[Figures, Figures, Figures, dict[str, int]]:
     server = server_url()
     database_url = asyncio.run(create_database(server))
     try:
@@ -283,19 +301,9 @@ def run(args: argparse.Namespace) -> tuple[Figures, Figures, dict[str, int]]:
             sent = sum(1 for r in graph.requests if r.status == 200)
         counts = asyncio.run(count_rows(database_url))
         counts["graph_accepted"] = sent
-        port = free_port()
-        baseline = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "bench.baseline_app:app", "--host", "127.0.0.1",
-             "--port", str(port), "--loop", "uvloop", "--http", "httptools",
-             *uvicorn_flags(args)],
-            env={**os.environ, "BASELINE_DATABASE_URL": dsn(database_url)},
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            base = measure("baseline", f"http://127.0.0.1:{port}", baseline, token, args)
-        finally:
-            stop(baseline)
-        return ours, base, counts
+        base = measure_app("baseline", "bench.baseline_app:app", database_url, token, args)
+        floor = measure_app("floor", "bench.floor_app:app", database_url, token, args)
+        return ours, base, floor, counts
     finally:
         asyncio.run(drop_database(server, database_url))
 
@@ -315,7 +323,9 @@ async def count_rows(database_url: str) -> dict[str, int]:
     return counts
 
 
-def report(ours: Figures, base: Figures, counts: dict[str, int], args: argparse.Namespace) -> None:
+def report(
+    ours: Figures, base: Figures, floor: Figures, counts: dict[str, int], args: argparse.Namespace
+) -> None:
     print(
         f"POST /api/partner/v1/missed-calls — {args.connections} connections, "
         f"{args.threads} wrk threads, {args.duration:.0f} s, {args.workers} server process(es), "
@@ -325,7 +335,7 @@ def report(ours: Figures, base: Figures, counts: dict[str, int], args: argparse.
         f"{'':10} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
         f"{'non-2xx':>8} {'errors':>7} {'peak MB':>8}  CPU % per process"
     )
-    for f in (ours, base):
+    for f in (ours, base, floor):
         cpu = ", ".join(f"{k} {v}" for k, v in f.cpu.items())
         print(
             f"{f.name:10} {f.rps:9.0f} {f.p50_ms:8.2f} {f.p90_ms:8.2f} {f.p99_ms:8.2f} "
@@ -335,6 +345,11 @@ def report(ours: Figures, base: Figures, counts: dict[str, int], args: argparse.
     print(
         f"ratio ringback / baseline: {ratio:.2f} (target >= 0.60); "
         f"ringback p99 {ours.p99_ms:.1f} ms (target < 25 ms at 32 connections)"
+    )
+    floor_ratio = floor.rps / base.rps if base.rps else 0.0
+    print(
+        f"ratio floor / baseline: {floor_ratio:.2f} "
+        "(FastAPI, a pydantic body and the same one INSERT: no report can cost less)"
     )
     print("rows:", json.dumps(counts, sort_keys=True))
 
@@ -365,8 +380,8 @@ def main(argv: list[str] | None = None) -> int:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
     args = parse(argv)
-    ours, base, counts = run(args)
-    report(ours, base, counts, args)
+    ours, base, floor, counts = run(args)
+    report(ours, base, floor, counts, args)
     return 0
 
 

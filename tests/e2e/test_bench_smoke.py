@@ -50,7 +50,7 @@ def test_ops_bench_reports_every_figure_at_smoke_size(pg_server_url: str) -> Non
     assert "CSV: 3,000 rows" in out
 
 
-def test_load_bench_runs_both_sides_and_every_report_sent_exactly_one_message(
+def test_load_bench_runs_all_three_apps_and_every_report_sent_exactly_one_message(
     pg_server_url: str,
 ) -> None:
     """wrk is a required tool here (CI installs it): a missing one fails, never skips."""
@@ -68,7 +68,9 @@ def test_load_bench_runs_both_sides_and_every_report_sent_exactly_one_message(
     lines = done.stdout.splitlines()
     assert any(line.startswith("ringback ") for line in lines)
     assert any(line.startswith("baseline ") for line in lines)
+    assert any(line.startswith("floor ") for line in lines)
     assert any(line.startswith("ratio ringback / baseline:") for line in lines)
+    assert any(line.startswith("ratio floor / baseline:") for line in lines)
     rows = json.loads(next(line for line in lines if line.startswith("rows: "))[len("rows: ") :])
     assert rows["calls"] > 0
     assert rows["messages"] == rows["calls"] == rows["graph_accepted"]
