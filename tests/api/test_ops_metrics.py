@@ -75,6 +75,31 @@ async def test_metrics_expose_every_series_after_some_traffic(
     assert f'/api/ops/v1/calls/{call_id}"' not in text
 
 
+async def test_a_replayed_report_counts_once_more_as_skipped_duplicate(
+    metered: tuple[httpx.AsyncClient, PrometheusMetrics],
+    make_restaurant: MakeRestaurant,
+    graph: respx.MockRouter,
+) -> None:
+    client, metrics = metered
+    tenant = await make_restaurant()
+    report = {"caller_phone_number": random_mobile(), "external_call_id": "replayed-1"}
+    for _ in range(3):
+        reply = await client.post(
+            "/api/partner/v1/missed-calls", json=report, headers=tenant.auth()
+        )
+        assert reply.status_code == 201
+
+    def count(outcome: str) -> float | None:
+        labels = {"source": "partner", "direction": "inbound", "disposition": "missed"}
+        return metrics.registry.get_sample_value(
+            "ringback_calls_total", {**labels, "outcome": outcome}
+        )
+
+    assert count("SENT") == 1.0
+    assert count("SKIPPED_DUPLICATE") == 2.0
+    assert len(graph.calls) == 1
+
+
 async def test_unmatched_paths_share_one_route_label(
     metered: tuple[httpx.AsyncClient, PrometheusMetrics],
 ) -> None:

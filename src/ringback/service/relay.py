@@ -120,6 +120,7 @@ class RelayService:
                 if not stored.decided:
                     # answered before this missed report: stored, never decided
                     await uow.commit()
+                    self._count(event, None)
                     return _undecided(stored, reading)
                 if stored.caller_phone_number != reading.display:
                     raise IdempotencyConflict(
@@ -127,6 +128,7 @@ class RelayService:
                     )
                 if alongside is not None:
                     await uow.commit()
+                self._count(event, Outcome.SKIPPED_DUPLICATE)
                 return _duplicate(stored)
             await uow.commit()
         if decided.in_cooldown:
@@ -137,12 +139,7 @@ class RelayService:
         outcome = verdict.outcome
         if verdict.message is not None and message_id is not None:
             outcome = await self._send_inline(restaurant, stored.id, message_id, verdict.message)
-        self._metrics.call_recorded(
-            event.source.value,
-            event.direction.value,
-            event.disposition.value,
-            outcome.value,
-        )
+        self._count(event, outcome)
         return Decision(
             call_id=stored.id,
             outcome=outcome,
@@ -170,9 +167,7 @@ class RelayService:
             await uow.commit()
         if cancelled:
             self._metrics.message_moved(MessageStatus.CANCELLED.value, cancelled)
-        self._metrics.call_recorded(
-            event.source.value, event.direction.value, event.disposition.value, None
-        )
+        self._count(event, None)
         return Decision(
             call_id=stored.id,
             outcome=None,
@@ -181,6 +176,15 @@ class RelayService:
             reservation_id=None,
             template_type=None,
             created_at=stored.created_at,
+        )
+
+    def _count(self, event: CallEvent, outcome: Outcome | None) -> None:
+        """Every notification recorded counts once, replays included (as SKIPPED_DUPLICATE)."""
+        self._metrics.call_recorded(
+            event.source.value,
+            event.direction.value,
+            event.disposition.value,
+            outcome.value if outcome else None,
         )
 
     @staticmethod
