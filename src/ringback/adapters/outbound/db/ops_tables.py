@@ -31,7 +31,7 @@ class OpsSessionRow(Base):
 ops_session = cast(Table, OpsSessionRow.__table__)
 
 # The list is ordered by (occurred_at DESC, id DESC) inside one restaurant
-# (ix_call_restaurant_id_occurred_at_id, migration 0001). A filter on a column with rare values
+# (ix_call_ops_time, migration 0005). A filter on a column with rare values
 # would walk much of that index to fill a page, so each filterable column gets an index in the
 # list's order; phone numbers use ix_call_restaurant_id_caller_phone_number_occurred_at (0001).
 CALL_FILTER_INDEXES = (
@@ -61,17 +61,9 @@ CALL_FILTER_INDEXES = (
         postgresql_where=call.c.recovered_at.isnot(None),
     ),
 )
-# Statistics read (occurred_at, disposition, outcome, recovered_at) of a time range and each call's
-# message status: both index-only.
-STATS_INDEXES = (
-    Index(
-        "ix_call_ops_stats",
-        call.c.restaurant_id,
-        call.c.occurred_at,
-        postgresql_include=["disposition", "outcome", "recovered_at", "id"],
-    ),
-    Index("ix_message_ops_call_status", message.c.call_id, postgresql_include=["status"]),
-)
+# Statistics read (occurred_at, disposition, outcome, recovered_at) of a time range and each
+# call's message status, both index-only: through ix_call_ops_time and ux_message_call_id
+# (tables.py), whose INCLUDE columns are there for them.
 # Messages by status within a restaurant (the message_status filter starts from the messages).
 MESSAGE_STATUS_INDEX = Index(
     "ix_message_ops_status", message.c.restaurant_id, message.c.status, message.c.call_id

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import cast
 
-from sqlalchemy import BigInteger, Identity, Table, Text, UniqueConstraint, func
+from sqlalchemy import BigInteger, Identity, Index, Table, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ringback.adapters.outbound.db.tables import TZ, Base
+from ringback.adapters.outbound.db.tables import TZ, Base, RestaurantRow
 
 
 class PendingReceiptRow(Base):
@@ -27,3 +27,9 @@ class PendingReceiptRow(Base):
 
 
 pending_receipt = cast(Table, PendingReceiptRow.__table__)
+
+# A status webhook names the business number (phone_number_id): its restaurants are found by it.
+WHATSAPP_NUMBER_INDEX = Index(
+    "ix_restaurant_whatsapp_phone_number_id",
+    cast(Table, RestaurantRow.__table__).c.whatsapp["phone_number_id"].astext,
+)

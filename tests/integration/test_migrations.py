@@ -1,0 +1,130 @@
+"""The migrations build exactly what the code declares, and every one of them can be undone."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from ringback.adapters.outbound.db import ccai_tables, ops_tables, receipts_tables  # noqa: F401
+from ringback.adapters.outbound.db.migrate import alembic_config, upgrade_to_head
+from ringback.adapters.outbound.db.tables import Base
+from ringback.settings import to_asyncpg_url
+from tests.conftest import _asyncpg_dsn
+
+pytestmark = pytest.mark.sql
+
+
+@pytest.fixture
+async def empty_database(pg_server_url: str) -> AsyncIterator[str]:
+    name = f"ringback_migrations_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(_asyncpg_dsn(pg_server_url))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
+    admin = await asyncpg.connect(_asyncpg_dsn(pg_server_url))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def differences(url: str) -> list[Any]:
+    """What alembic's autogenerate would change to make the database match the declared tables."""
+    engine = create_async_engine(to_asyncpg_url(url))
+
+    def compare(connection: Connection) -> list[Any]:
+        return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(compare)
+    finally:
+        await engine.dispose()
+
+
+async def test_the_migrations_at_head_build_exactly_the_declared_tables_and_indexes(
+    empty_database: str,
+) -> None:
+    await asyncio.to_thread(upgrade_to_head, empty_database)
+    assert await differences(empty_database) == []
+
+
+async def test_every_migration_undoes_and_redoes_cleanly(empty_database: str) -> None:
+    config = alembic_config(empty_database)
+    await asyncio.to_thread(upgrade_to_head, empty_database)
+    await asyncio.to_thread(command.downgrade, config, "base")
+    await asyncio.to_thread(upgrade_to_head, empty_database)
+    assert await differences(empty_database) == []
+
+
+async def test_one_message_per_call_survives_the_index_merge_of_0005(empty_database: str) -> None:
+    config = alembic_config(empty_database)
+    await asyncio.to_thread(command.upgrade, config, "0004")
+    conn = await asyncpg.connect(_asyncpg_dsn(empty_database))
+    try:
+        call_id = await conn.fetchval(
+            """
+            WITH r AS (
+                INSERT INTO restaurant (slug, name, country, timezone)
+                VALUES ('m', 'M', 'FR', 'Europe/Paris') RETURNING id
+            ), c AS (
+                INSERT INTO customer (restaurant_id, phone_number) SELECT id, '+33612345678' FROM r
+                RETURNING id, restaurant_id
+            ), k AS (
+                INSERT INTO call (restaurant_id, source, external_id, direction, disposition,
+                                  caller_raw, caller_phone_number, customer_id, occurred_at)
+                SELECT restaurant_id, 'partner', 'x', 'inbound', 'missed', '0612345678',
+                       '+33612345678', id, now() FROM c
+                RETURNING id, restaurant_id, customer_id
+            )
+            INSERT INTO message (restaurant_id, call_id, customer_id, to_phone_number,
+                                 template_type, template_name, template_language, parameters,
+                                 status, next_attempt_at)
+            SELECT restaurant_id, id, customer_id, '+33612345678', 'MISSED_CALL', 't', 'fr',
+                   '[]', 'queued', now() FROM k
+            RETURNING call_id
+            """
+        )
+        await asyncio.to_thread(upgrade_to_head, empty_database)
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await conn.execute(
+                """
+                INSERT INTO message (restaurant_id, call_id, customer_id, to_phone_number,
+                                     template_type, template_name, template_language, parameters,
+                                     status, next_attempt_at)
+                SELECT restaurant_id, call_id, customer_id, to_phone_number, template_type,
+                       template_name, template_language, parameters, 'queued', now()
+                FROM message WHERE call_id = $1
+                """,
+                call_id,
+            )
+        indexes = {
+            r["indexname"]
+            for r in await conn.fetch(
+                "SELECT indexname FROM pg_indexes WHERE tablename IN ('call', 'message')"
+            )
+        }
+    finally:
+        await conn.close()
+    assert {"ix_call_ops_time", "ux_message_call_id"} <= indexes
+    assert (
+        not {
+            "ix_call_ops_stats",
+            "ix_call_restaurant_id_occurred_at_id",
+            "ix_message_ops_call_status",
+            "uq_message_call_id",
+        }
+        & indexes
+    )
