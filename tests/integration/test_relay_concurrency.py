@@ -121,7 +121,7 @@ async def test_answered_call_cancels_the_queued_message_and_marks_the_call_recov
         raw_number=number,
         occurred_at=dt.datetime.now(dt.UTC),
     )
-    await wide.relay.handle(tenant.restaurant, answered)
+    second = await wide.relay.handle(tenant.restaurant, answered)
     async with wide.engine.connect() as conn:
         status = (
             await conn.execute(select(message.c.status).where(message.c.call_id == first.call_id))
@@ -129,8 +129,12 @@ async def test_answered_call_cancels_the_queued_message_and_marks_the_call_recov
         recovered = (
             await conn.execute(select(call.c.recovered_at).where(call.c.id == first.call_id))
         ).scalar_one()
+        answered_customer = (
+            await conn.execute(select(call.c.customer_id).where(call.c.id == second.call_id))
+        ).scalar_one()
     assert status == "cancelled"
     assert recovered is not None
+    assert answered_customer == second.customer_id == first.customer_id is not None
     assert len(graph.calls) == 0
     # a cancelled message no longer holds the cooldown
     again = await wide.relay.handle(tenant.restaurant, missed(number, "m-2"))

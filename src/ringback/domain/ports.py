@@ -110,9 +110,14 @@ class RelayStore(Protocol):
     """The relay's reads and writes, all inside one transaction."""
 
     async def record_call(
-        self, restaurant_id: int, event: CallEvent, caller_phone_number: str
+        self,
+        restaurant_id: int,
+        event: CallEvent,
+        caller_phone_number: str,
+        customer_id: int | None,
     ) -> StoredCall:
-        """Record an answered or other notification: such a report never decides."""
+        """Record an answered or other notification: such a report never decides. The row takes
+        ``customer_id`` unless it already has a customer."""
         ...
 
     async def match_caller(self, restaurant_id: int, caller: CallerLookup) -> CallerFacts:
@@ -139,8 +144,6 @@ class RelayStore(Protocol):
         call is ``SKIPPED_COOLDOWN`` and no message is written. A report that does not claim
         (a replay, an answered call) changes no decision."""
         ...
-
-    async def link_customer(self, call_id: int, customer_id: int) -> None: ...
 
     async def mark_answered(
         self,

@@ -162,8 +162,15 @@ class RelayService:
         async with self._uow_factory() as uow:
             if alongside is not None:
                 await alongside(uow)
-            stored = await uow.relay.record_call(restaurant.id, event, reading.display)
-            customer, cancelled = await self._observe(uow.relay, restaurant, event, reading, stored)
+            customer = (
+                await uow.relay.match_or_create_customer(restaurant.id, reading.e164)
+                if reading.e164 is not None
+                else None
+            )
+            stored = await uow.relay.record_call(
+                restaurant.id, event, reading.display, customer.id if customer else None
+            )
+            cancelled = await self._observe(uow.relay, restaurant, event, customer)
             await uow.commit()
         if cancelled:
             self._metrics.message_moved(MessageStatus.CANCELLED.value, cancelled)
@@ -265,30 +272,22 @@ class RelayService:
         store: RelayStore,
         restaurant: Restaurant,
         event: CallEvent,
-        reading: PhoneReading,
-        stored: StoredCall,
-    ) -> tuple[CustomerRecord | None, int]:
-        """Answered and other calls are stored; an answered one cancels and recovers (SPEC §3).
-
-        Returns the customer (None for a hidden or invalid number) and how many queued messages
-        the answer cancelled.
-        """
-        answered = event.disposition is Disposition.ANSWERED
-        if answered and event.recovers_call_id is not None:
+        customer: CustomerRecord | None,
+    ) -> int:
+        """An answered call cancels and recovers (SPEC §3); returns how many queued messages the
+        answer cancelled. ``customer`` is None for a hidden or invalid number."""
+        if event.disposition is not Disposition.ANSWERED:
+            return 0
+        if event.recovers_call_id is not None:
             await store.mark_recovered(restaurant.id, event.recovers_call_id, event.occurred_at)
-        if reading.e164 is None:
-            return None, 0
-        customer = await store.match_or_create_customer(restaurant.id, reading.e164)
-        await store.link_customer(stored.id, customer.id)
-        if not answered:
-            return customer, 0
-        cancelled = await store.mark_answered(
+        if customer is None:
+            return 0
+        return await store.mark_answered(
             restaurant.id,
             customer.id,
             event.occurred_at,
             event.occurred_at - rules.RECOVERY_WINDOW,
         )
-        return customer, cancelled
 
     def _inline_lease(self, due: dt.datetime, now: dt.datetime) -> InlineLease | None:
         """A message due now is sent by the request itself, under a lease taken at birth."""

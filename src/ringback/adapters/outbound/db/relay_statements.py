@@ -66,7 +66,9 @@ _CALL_COLUMNS = (
 )
 
 
-def _on_conflict_keep_decision(new: PgInsert, *decision_columns: str) -> PgInsert:
+def _on_conflict_keep_decision(
+    new: PgInsert, *decision_columns: str, also: dict[str, Any] | None = None
+) -> PgInsert:
     """Later notifications of a ``(restaurant, source, external_id)`` update its row; the decision
     and ``decision_columns`` only while the call is open — never decided and never answered (a
     late or out-of-order report of an answered call does not decide it). The call's time follows
@@ -84,6 +86,7 @@ def _on_conflict_keep_decision(new: PgInsert, *decision_columns: str) -> PgInser
             "answered_at": func.coalesce(call.c.answered_at, new.excluded.answered_at),
             "details": call.c.details.op("||")(new.excluded.details),
             **{c: case((open_call, new.excluded[c]), else_=call.c[c]) for c in gated},
+            **(also or {}),
         },
     )
 
@@ -102,8 +105,11 @@ def _record_call_statement() -> ReturningInsert[Any]:
         decision_token=bindparam("p_decision_token", type_=UUID(as_uuid=True)),
         decided_at=bindparam("p_decided_at", type_=_TS),
         answered_at=bindparam("p_answered_at", type_=_TS),
+        customer_id=bindparam("p_customer_id", type_=BigInteger),
     )
-    return _on_conflict_keep_decision(new).returning(*_CALL_COLUMNS)
+    # the caller's customer, matched before the row is written: a call keeps the first it got
+    linked = {"customer_id": func.coalesce(call.c.customer_id, new.excluded.customer_id)}
+    return _on_conflict_keep_decision(new, also=linked).returning(*_CALL_COLUMNS)
 
 
 def _customer_statement() -> ReturningInsert[Any]:

@@ -80,10 +80,15 @@ class SqlRelayStore:
         self._conn = connection
 
     async def record_call(
-        self, restaurant_id: int, event: CallEvent, caller_phone_number: str
+        self,
+        restaurant_id: int,
+        event: CallEvent,
+        caller_phone_number: str,
+        customer_id: int | None,
     ) -> StoredCall:
         """Upsert the row of ``(restaurant, source, external_id)``; it claims no decision."""
         params = _call_params(restaurant_id, event, caller_phone_number, None)
+        params["p_customer_id"] = customer_id
         row = await _one(RECORD_CALL, self._conn, params)
         return _stored(row, None)
 
@@ -173,13 +178,6 @@ class SqlRelayStore:
             message_id=row["message_id"],
         )
 
-    async def link_customer(self, call_id: int, customer_id: int) -> None:
-        await self._conn.execute(
-            update(call)
-            .where(call.c.id == call_id, call.c.customer_id.is_(None))
-            .values(customer_id=customer_id)
-        )
-
     async def mark_answered(
         self, restaurant_id: int, customer_id: int, answered_at: dt.datetime, since: dt.datetime
     ) -> int:
@@ -198,12 +196,7 @@ class SqlRelayStore:
             .returning(message.c.id, message.c.attempts)
             .cte("cancelled")
         )
-        logged = await self._conn.execute(
-            log_moves(
-                cancelled, MessageStatus.CANCELLED.value, detail="the customer's call was answered"
-            )
-        )
-        await self._conn.execute(
+        recovered = (
             update(call)
             .where(
                 and_(
@@ -216,6 +209,14 @@ class SqlRelayStore:
                 )
             )
             .values(recovered_at=answered_at, updated_at=func.now())
+            .returning(call.c.id)
+            .cte("recovered")
+        )
+        # one round trip: PostgreSQL runs a data-modifying CTE whether or not it is read
+        logged = await self._conn.execute(
+            log_moves(
+                cancelled, MessageStatus.CANCELLED.value, detail="the customer's call was answered"
+            ).add_cte(recovered)
         )
 
         return int(logged.rowcount or 0)
