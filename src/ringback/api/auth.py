@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
+
 from fastapi import Request
 
 from ringback.api.errors import ApiError, unauthorized
 from ringback.api.ratelimit import TokenBuckets, retry_after_header
+from ringback.settings import Settings
 
 
 def credential(request: Request, scheme: str) -> str | None:
@@ -23,6 +26,14 @@ def require_credential(request: Request, scheme: str) -> str:
     if token is None:
         raise unauthorized()
     return token
+
+
+def is_admin_token(settings: Settings, presented: str | None) -> bool:
+    """``presented`` is RINGBACK_ADMIN_TOKEN (constant time); an unset admin token matches none."""
+    expected = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    if not expected or presented is None:
+        return False
+    return hmac.compare_digest(presented.encode("utf-8"), expected.encode("utf-8"))
 
 
 def enforce_rate_limit(buckets: TokenBuckets, key: str) -> None:

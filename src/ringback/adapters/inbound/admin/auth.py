@@ -6,7 +6,6 @@ learns nothing about the body's shape (not even whether it is valid JSON).
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -14,7 +13,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 
-from ringback.api.auth import credential, enforce_rate_limit
+from ringback.api.auth import credential, enforce_rate_limit, is_admin_token
 from ringback.api.errors import unauthorized
 from ringback.settings import Settings
 
@@ -24,17 +23,9 @@ admin_bearer = HTTPBearer(
 )
 
 
-def is_admin(request: Request) -> bool:
-    settings: Settings = request.app.state.settings
-    expected = settings.admin_token.get_secret_value() if settings.admin_token else ""
-    presented = credential(request, "Bearer")
-    if not expected or presented is None:
-        return False
-    return hmac.compare_digest(presented.encode("utf-8"), expected.encode("utf-8"))
-
-
 def require_admin(request: Request) -> None:
-    if not is_admin(request):
+    settings: Settings = request.app.state.settings
+    if not is_admin_token(settings, credential(request, "Bearer")):
         raise unauthorized()
     enforce_rate_limit(request.app.state.rate_limits, "admin")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from ringback.api.auth import credential, enforce_rate_limit
+from ringback.api.auth import credential, enforce_rate_limit, is_admin_token
 from ringback.api.errors import not_found, unauthorized, validation_error
 from ringback.api.formats import parse_id
 from ringback.bootstrap import Container
@@ -53,13 +53,6 @@ def container_of(request: Request) -> Container:
 def admin_token_hash(settings: Settings) -> str | None:
     secret = settings.admin_token.get_secret_value() if settings.admin_token else ""
     return hash_token(secret) if secret else None
-
-
-def is_admin_token(settings: Settings, token: str) -> bool:
-    expected = settings.admin_token.get_secret_value() if settings.admin_token else ""
-    if not expected:
-        return False
-    return hmac.compare_digest(token.encode("utf-8"), expected.encode("utf-8"))
 
 
 async def identify_token(request: Request, token: str) -> Identity | None:
