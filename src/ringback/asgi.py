@@ -7,20 +7,11 @@ embedded server), ``RINGBACK_SANDBOX`` and ``RINGBACK_RUN_WORKER``.
 
 from __future__ import annotations
 
-import os
-
 from fastapi import FastAPI
 
 from ringback.api.logs import configure_logging
 from ringback.app import create_app
 from ringback.settings import Settings
-
-_FALSE = frozenset({"0", "false", "no", "off"})
-
-
-def run_worker_flag(raw: str | None) -> bool:
-    """``RINGBACK_RUN_WORKER``: the outbox worker runs in the server unless it says no."""
-    return raw is None or raw.strip().lower() not in _FALSE
 
 
 def create_asgi_app() -> FastAPI:
@@ -30,4 +21,4 @@ def create_asgi_app() -> FastAPI:
         from ringback.cli import database_url_or_embedded, with_database
 
         settings = with_database(settings, database_url_or_embedded(settings))
-    return create_app(settings, run_worker=run_worker_flag(os.environ.get("RINGBACK_RUN_WORKER")))
+    return create_app(settings, run_worker=settings.run_worker)

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     db_statement_timeout_seconds: float = Field(default=10, gt=0)
     max_body_bytes: int = 256 * 1024
     sandbox: bool = False
+    run_worker: bool = True
+    """RINGBACK_RUN_WORKER: whether each server process also runs the outbox worker. Set by
+    ``ringback serve`` for the processes it starts (``--no-worker`` sets it false)."""
 
     @field_validator("database_url")
     @classmethod

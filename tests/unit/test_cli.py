@@ -7,8 +7,8 @@ from typing import Any
 
 import phonenumbers
 import pytest
+from pydantic import ValidationError
 
-from ringback.asgi import run_worker_flag
 from ringback.cli import (
     DEFAULT_PGDATA,
     build_parser,
@@ -23,7 +23,12 @@ from ringback.settings import Settings
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """These tests build Settings themselves; the caller's environment must not leak in."""
-    for name in ("DATABASE_URL", "WHATSAPP_API_BASE_URL", "RINGBACK_SANDBOX"):
+    for name in (
+        "DATABASE_URL",
+        "WHATSAPP_API_BASE_URL",
+        "RINGBACK_SANDBOX",
+        "RINGBACK_RUN_WORKER",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -186,9 +191,19 @@ def test_the_sandbox_url_is_reachable_from_this_machine(host: str, expected: str
     [(None, True), ("1", True), ("true", True), ("0", False), ("false", False), ("No", False)],
 )
 def test_the_server_runs_the_outbox_worker_unless_told_not_to(
-    raw: str | None, expected: bool
+    raw: str | None, expected: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert run_worker_flag(raw) is expected
+    if raw is not None:
+        monkeypatch.setenv("RINGBACK_RUN_WORKER", raw)
+    assert Settings(_env_file=None).run_worker is expected
+
+
+def test_a_run_worker_flag_that_is_no_boolean_stops_the_server_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RINGBACK_RUN_WORKER", "maybe")
+    with pytest.raises(ValidationError, match="run_worker"):
+        Settings(_env_file=None)
 
 
 def test_the_demo_curl_uses_a_valid_french_mobile_number() -> None:
