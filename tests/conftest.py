@@ -11,7 +11,6 @@ commits for real (which the concurrency tests need).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import tempfile
@@ -21,24 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
 from ringback.adapters.outbound.db.embedded import embedded_database_url
-from ringback.adapters.outbound.db.migrate import upgrade_to_head
 from ringback.adapters.outbound.db.tenancy_store import SqlTenancyStore
 from ringback.bootstrap import Container, build_container
 from ringback.domain.model import Restaurant, TokenKind
 from ringback.domain.tenancy import mint_token, restaurant_from_settings
 from ringback.settings import Settings
+from tests.databases import fresh_database
 
 GRAPH_BASE = "https://graph.test/v21.0"
 ADMIN_TOKEN = "admin-token-for-tests-0123456789abcdef"
-
-
-def _asyncpg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
@@ -55,20 +48,8 @@ def pg_server_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 async def database_url(pg_server_url: str) -> AsyncIterator[str]:
     """A fresh, migrated database of our own on that server, dropped at the end."""
-    name = f"ringback_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(_asyncpg_dsn(pg_server_url))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
-    await asyncio.to_thread(upgrade_to_head, url)
-    yield url
-    admin = await asyncpg.connect(_asyncpg_dsn(pg_server_url))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with fresh_database(pg_server_url, "ringback_test") as url:
+        yield url
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:

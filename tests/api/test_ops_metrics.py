@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
-import asyncpg
 import httpx
 import pytest
 import respx
-from sqlalchemy.engine import make_url
 
 from ringback.adapters.outbound.db.migrate import head_revision
 from ringback.api.metrics import PrometheusMetrics
@@ -17,7 +14,8 @@ from ringback.app import create_app
 from ringback.bootstrap import build_container
 from ringback.domain.model import TokenKind
 from ringback.settings import Settings
-from tests.conftest import MakeRestaurant, _asyncpg_dsn, make_settings, random_mobile
+from tests.conftest import MakeRestaurant, make_settings, random_mobile
+from tests.databases import fresh_database
 
 pytestmark = pytest.mark.sql
 
@@ -130,23 +128,16 @@ def test_multiprocess_mode_reads_the_directory_from_the_environment() -> None:
 async def test_readiness_is_503_when_the_database_is_behind_the_migrations(
     pg_server_url: str,
 ) -> None:
-    name = f"ringback_unmigrated_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(_asyncpg_dsn(pg_server_url))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
-    settings = make_settings(url, db_pool_size=1)
-    container = await build_container(settings, start_worker=False)
-    try:
-        transport = httpx.ASGITransport(app=create_app(settings, container))
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            ready = await http.get("/readyz")
-            alive = await http.get("/healthz")
-    finally:
-        await container.aclose()
-        admin = await asyncpg.connect(_asyncpg_dsn(pg_server_url))
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with fresh_database(pg_server_url, "ringback_unmigrated", migrate=False) as url:
+        settings = make_settings(url, db_pool_size=1)
+        container = await build_container(settings, start_worker=False)
+        try:
+            transport = httpx.ASGITransport(app=create_app(settings, container))
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+                ready = await http.get("/readyz")
+                alive = await http.get("/healthz")
+        finally:
+            await container.aclose()
     assert ready.status_code == 503
     assert ready.json() == {
         "status": "unavailable",

@@ -7,48 +7,27 @@ Graph replies). Process tests that count Graph requests, or that let a fuzzer lo
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import asyncpg
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from ringback.adapters.outbound.db.migrate import upgrade_to_head
 from ringback.adapters.outbound.db.tenancy_store import SqlTenancyStore
 from ringback.domain.model import TokenKind
 from ringback.domain.tenancy import mint_token
 from ringback.settings import to_asyncpg_url
 from tests.conftest import DEFAULT_WHATSAPP
-
-
-def _dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+from tests.databases import fresh_database
 
 
 @asynccontextmanager
 async def own_database(pg_server_url: str, prefix: str) -> AsyncIterator[str]:
     """Create and migrate a fresh database; yields its URL; drops it afterwards."""
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(_dsn(pg_server_url))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        await asyncio.to_thread(upgrade_to_head, url)
+    async with fresh_database(pg_server_url, prefix) as url:
         yield url
-    finally:
-        admin = await asyncpg.connect(_dsn(pg_server_url))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 def engine_for(url: str) -> AsyncEngine:

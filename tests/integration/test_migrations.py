@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,32 +11,22 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ringback.adapters.outbound.db import ccai_tables, ops_tables, receipts_tables  # noqa: F401
 from ringback.adapters.outbound.db.migrate import alembic_config, upgrade_to_head
 from ringback.adapters.outbound.db.tables import Base
 from ringback.settings import to_asyncpg_url
-from tests.conftest import _asyncpg_dsn
+from tests.databases import asyncpg_dsn, fresh_database
 
 pytestmark = pytest.mark.sql
 
 
 @pytest.fixture
 async def empty_database(pg_server_url: str) -> AsyncIterator[str]:
-    name = f"ringback_migrations_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(_asyncpg_dsn(pg_server_url))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
-    admin = await asyncpg.connect(_asyncpg_dsn(pg_server_url))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with fresh_database(pg_server_url, "ringback_migrations", migrate=False) as url:
+        yield url
 
 
 async def differences(url: str) -> list[Any]:
@@ -72,7 +61,7 @@ async def test_every_migration_undoes_and_redoes_cleanly(empty_database: str) ->
 async def test_one_message_per_call_survives_the_index_merge_of_0005(empty_database: str) -> None:
     config = alembic_config(empty_database)
     await asyncio.to_thread(command.upgrade, config, "0004")
-    conn = await asyncpg.connect(_asyncpg_dsn(empty_database))
+    conn = await asyncpg.connect(asyncpg_dsn(empty_database))
     try:
         call_id = await conn.fetchval(
             """
