@@ -12,7 +12,7 @@ import hmac
 import io
 import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import TypeVar
 
@@ -327,9 +327,10 @@ def stats_out(s: Stats) -> StatsOut:
     )
 
 
-def csv_line(row: CsvRow) -> str:
+def csv_lines(rows: Iterable[CsvRow]) -> str:
+    """The CSV lines of ``rows`` (CRLF-terminated), written by one writer."""
     out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerow(
+    csv.writer(out, lineterminator="\r\n").writerows(
         [
             row.id,
             row.source,
@@ -347,6 +348,7 @@ def csv_line(row: CsvRow) -> str:
             "" if row.message_attempts is None else row.message_attempts,
             iso_z(row.recovered_at) or "",
         ]
+        for row in rows
     )
     return out.getvalue()
 

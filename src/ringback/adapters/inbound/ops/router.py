@@ -19,7 +19,7 @@ from ringback.adapters.inbound.ops.schemas import (
 )
 from ringback.api.errors import not_found, validation_error
 from ringback.api.formats import parse_id
-from ringback.domain.operations import CallFilters
+from ringback.domain.operations import CallFilters, CsvRow
 
 router = APIRouter(prefix="/api/ops/v1", tags=["ops"])
 Caller = Annotated[OpsCaller, Depends(ops_caller)]
@@ -120,14 +120,14 @@ async def export_calls(request: Request, caller: Caller, filters: Filters) -> St
 
     async def body() -> AsyncIterator[str]:
         yield mapper.CSV_HEADER + "\r\n"
-        chunk: list[str] = []
+        chunk: list[CsvRow] = []
         async for row in rows:
-            chunk.append(mapper.csv_line(row))
+            chunk.append(row)
             if len(chunk) >= 500:
-                yield "".join(chunk)
+                yield mapper.csv_lines(chunk)
                 chunk = []
         if chunk:
-            yield "".join(chunk)
+            yield mapper.csv_lines(chunk)
 
     return StreamingResponse(
         body(),
