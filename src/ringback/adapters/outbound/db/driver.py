@@ -58,7 +58,7 @@ class DriverStatement:
         return args
 
     async def fetch(self, conn: AsyncConnection, params: Mapping[str, Any]) -> list[asyncpg.Record]:
-        driver = await _driver(conn)
+        driver = await driver_of(conn)
         async with guarded(conn, self.sql):
             rows: list[asyncpg.Record] = await driver.fetch(self.sql, *self._args(params))
         return rows
@@ -71,7 +71,7 @@ class DriverStatement:
 
     async def execute(self, conn: AsyncConnection, params: Mapping[str, Any]) -> int:
         """Run a statement that returns no rows; the number of rows it wrote."""
-        driver = await _driver(conn)
+        driver = await driver_of(conn)
         async with guarded(conn, self.sql):
             status: str = await driver.execute(self.sql, *self._args(params))
         count = status.rsplit(" ", 1)[-1]
@@ -98,6 +98,12 @@ async def guarded(conn: AsyncConnection, sql: str) -> AsyncIterator[None]:
         raise
 
 
-async def _driver(conn: AsyncConnection) -> Any:
-    raw = await conn.get_raw_connection()
+async def driver_of(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under ``conn``. A connection that is open and valid holds it
+    already: reading it there costs nothing, where ``get_raw_connection`` spawns a greenlet (about
+    0.1 ms of CPU, as much as asyncpg's own work for a small statement)."""
+    sync = conn.sync_connection
+    if sync is not None and not sync.closed and not sync.invalidated:
+        return sync.connection.driver_connection
+    raw = await conn.get_raw_connection()  # reconnects an invalidated connection (does I/O)
     return raw.driver_connection

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ringback.adapters.outbound.db.driver import guarded
+from ringback.adapters.outbound.db.driver import driver_of, guarded
 from ringback.adapters.outbound.db.engine import autocommit
 from ringback.adapters.outbound.db.relay_store import SqlRelayStore
 
@@ -41,8 +41,7 @@ class SqlUnitOfWork:
     async def __aenter__(self) -> SqlUnitOfWork:
         self._conn = await self._engine.connect()
         try:
-            raw = await self._conn.get_raw_connection()
-            driver: Any = raw.driver_connection
+            driver = await driver_of(self._conn)
             async with guarded(self._conn, "BEGIN"):
                 # a pooled connection the server dropped fails here already ("connection is
                 # closed"): that is the database being unavailable, as much as a failed BEGIN
