@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
 from ringback.domain import rules
@@ -49,14 +51,29 @@ class WhatsAppCloudSender:
     def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
         self._client = client
         self._base_url = base_url.rstrip("/")
+        self._urls: dict[str, httpx.URL] = {}  # one per business number (restaurant)
+
+    def _messages_url(self, phone_number_id: str) -> httpx.URL:
+        """Parsed once per business number: httpx parses a string URL on every request."""
+        url = self._urls.get(phone_number_id)
+        if url is None:
+            url = self._urls[phone_number_id] = httpx.URL(
+                f"{self._base_url}/{phone_number_id}/messages"
+            )
+        return url
 
     async def send(self, message: ClaimedMessage) -> SendResult:
-        url = f"{self._base_url}/{message.phone_number_id}/messages"
+        url = self._messages_url(message.phone_number_id)
         try:
+            # the body as bytes with its content type: httpx's ``json=`` costs about 0.2 ms of
+            # CPU more per send (bench/load_partner.py sends one per report)
             response = await self._client.post(
                 url,
-                json=message_body(message),
-                headers={"Authorization": f"Bearer {message.access_token}"},
+                content=json.dumps(message_body(message)).encode(),
+                headers={
+                    "Authorization": f"Bearer {message.access_token}",
+                    "Content-Type": "application/json",
+                },
             )
         except httpx.TimeoutException:
             return SendResult(error="timeout", transient=True)
