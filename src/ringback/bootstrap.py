@@ -7,6 +7,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -97,6 +98,9 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
         timeout=httpx.Timeout(
             settings.graph_timeout_seconds, connect=min(5.0, settings.graph_timeout_seconds)
         ),
+        # one client serves every restaurant: it must never keep a cookie the Graph API sets
+        # for one restaurant's request and send it with another's
+        cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
         # keep every pooled connection alive: under load a smaller keep-alive pool churns TCP
         # connections to the Graph API on every send (seen in bench/ profiles)
         transport=AiohttpTransport(

@@ -15,7 +15,9 @@ from httpx_aiohttp import AiohttpTransport
 
 from ringback.adapters.outbound.whatsapp import WhatsAppCloudSender
 from ringback.api.sandbox import router as sandbox_router
+from ringback.bootstrap import build_http_client
 from ringback.domain.ports import ClaimedMessage
+from ringback.settings import Settings
 from tests.graphmock import GRAPH_MOCKER, graph_error
 
 BASE = "https://graph.test/v21.0"
@@ -104,6 +106,36 @@ async def test_request_body_is_the_template_message_with_the_number_without_its_
         },
     }
     assert route.calls.last.request.headers["content-type"] == "application/json"
+
+
+async def test_one_sender_posts_each_business_number_to_its_own_endpoint(
+    graph: respx.MockRouter, sender: WhatsAppCloudSender
+) -> None:
+    first = graph.post(f"/{PHONE_NUMBER_ID}/messages").mock(return_value=accepted())
+    second = graph.post("/5550001111/messages").mock(return_value=accepted())
+    for number_id in (PHONE_NUMBER_ID, "5550001111", PHONE_NUMBER_ID):
+        await sender.send(claimed(phone_number_id=number_id))
+    assert (first.call_count, second.call_count) == (2, 1)
+
+
+async def test_a_cookie_the_graph_api_sets_is_never_sent_with_another_request(
+    graph: respx.MockRouter,
+) -> None:
+    """The service's one client serves every restaurant (bootstrap.build_http_client)."""
+    route = graph.post(f"/{PHONE_NUMBER_ID}/messages").mock(
+        return_value=httpx.Response(
+            200,
+            json=accepted().json(),
+            headers={"Set-Cookie": "session=restaurant-a; Path=/; Domain=graph.test"},
+        )
+    )
+    async with build_http_client(Settings(_env_file=None)) as client:
+        sender = WhatsAppCloudSender(client, BASE)
+        await sender.send(claimed(access_token="token-of-restaurant-a"))
+        await sender.send(claimed(access_token="token-of-restaurant-b"))
+        assert not client.cookies
+    assert route.call_count == 2
+    assert "cookie" not in route.calls.last.request.headers
 
 
 async def test_request_carries_the_restaurant_access_token_as_a_bearer_token(
