@@ -14,11 +14,14 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from ringback.adapters.outbound.db.tables import api_token, message_event
+from ringback.app import create_app
 from ringback.bootstrap import Container
 from ringback.domain.model import CallEvent, Decision, Direction, Disposition, Source, TokenKind
+from ringback.settings import Settings
 from tests.conftest import ADMIN_TOKEN, MakeRestaurant, Tenant, random_mobile
 
 pytestmark = pytest.mark.sql
@@ -553,6 +556,25 @@ async def test_revoking_the_ops_token_ends_its_dashboard_sessions(
             .values(revoked_at=now())
         )
     assert (await client.get("/api/ops/v1/calls", cookies=jar)).status_code == 401
+
+
+async def test_rotating_the_admin_token_ends_admin_dashboard_sessions(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    container: Container,
+    make_restaurant: MakeRestaurant,
+) -> None:
+    tenant = await make_restaurant()
+    login = await client.post("/ops/login", data={"token": ADMIN_TOKEN})
+    jar = {"ringback_ops": login.cookies["ringback_ops"]}
+    client.cookies.clear()
+    params = {"restaurant_id": tenant.id}
+    assert (await client.get("/api/ops/v1/calls", params=params, cookies=jar)).status_code == 200
+    rotated = settings.model_copy(update={"admin_token": SecretStr("rotated-admin-token-0123456")})
+    transport = httpx.ASGITransport(app=create_app(rotated, container))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as after:
+        reply = await after.get("/api/ops/v1/calls", params=params, cookies=jar)
+    assert reply.status_code == 401
 
 
 async def test_admin_sign_in_offers_a_restaurant_picker(

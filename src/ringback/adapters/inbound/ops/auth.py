@@ -70,20 +70,17 @@ async def identify_session(request: Request) -> Identity | None:
     value = request.cookies.get(SESSION_COOKIE)
     if not value or len(value) > 128:
         return None
-    store = container_of(request).ops_store
-    found = await store.find_session(hash_token(value))
+    found = await container_of(request).ops_store.find_session(hash_token(value))
     if found is None:
         return None
-    token_hash, admin = found
-    if admin:
+    if found.admin:
         current = admin_token_hash(request.app.state.settings)
-        if current is None or not hmac.compare_digest(current, token_hash):
+        if current is None or not hmac.compare_digest(current, found.token_hash):
             return None
-        return Identity(True, token_hash, None)
-    row = await store.restaurant_of_token_hash(token_hash)
-    if row is None:
+        return Identity(True, found.token_hash, None)
+    if found.restaurant is None:  # the ops token was revoked since: the session ends with it
         return None
-    return Identity(False, token_hash, restaurant_from_settings(row))
+    return Identity(False, found.token_hash, restaurant_from_settings(found.restaurant))
 
 
 async def start_session(request: Request, identity: Identity) -> str:

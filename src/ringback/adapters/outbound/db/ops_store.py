@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -215,6 +216,15 @@ def _full_select() -> Select[Any]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class OpsSession:
+    """A live dashboard session: who signed in and, for an ops token, its restaurant's settings."""
+
+    token_hash: str
+    admin: bool
+    restaurant: dict[str, Any] | None
+
+
 class SqlOpsStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -420,36 +430,40 @@ class SqlOpsStore:
                 )
             )
 
-    async def find_session(self, session_hash: str) -> tuple[str, bool] | None:
-        """(token hash, is admin) of a live session."""
-        stmt = select(ops_session.c.token_hash, ops_session.c.is_admin).where(
-            ops_session.c.session_hash == session_hash, ops_session.c.expires_at > func.now()
+    async def find_session(self, session_hash: str) -> OpsSession | None:
+        """A live session with, for an ops token's, the settings of its restaurant, in one round
+        trip. An ops session whose token was revoked since comes back without a restaurant."""
+        columns = [c for c in restaurant.c if c.name not in ("created_at", "updated_at")]
+        token = and_(
+            api_token.c.token_hash == ops_session.c.token_hash,
+            api_token.c.kind == TokenKind.OPS.value,
+            api_token.c.revoked_at.is_(None),
+            ops_session.c.is_admin.is_(False),
+        )
+        stmt = (
+            select(ops_session.c.token_hash, ops_session.c.is_admin, *columns)
+            .select_from(
+                ops_session.outerjoin(api_token, token).outerjoin(
+                    restaurant, restaurant.c.id == api_token.c.restaurant_id
+                )
+            )
+            .where(
+                ops_session.c.session_hash == session_hash,
+                ops_session.c.expires_at > func.now(),
+            )
         )
         async with self._engine.connect() as conn:
-            row = (await conn.execute(stmt)).first()
-        return (row.token_hash, row.is_admin) if row else None
+            row = (await conn.execute(stmt)).mappings().first()
+        if row is None:
+            return None
+        settings = {c.name: row[c.name] for c in columns} if row["id"] is not None else None
+        return OpsSession(row["token_hash"], bool(row["is_admin"]), settings)
 
     async def end_session(self, session_hash: str) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(
                 delete(ops_session).where(ops_session.c.session_hash == session_hash)
             )
-
-    async def restaurant_of_token_hash(self, token_hash: str) -> dict[str, Any] | None:
-        """The settings of the restaurant behind a live ops token, by the token's hash."""
-        columns = [c for c in restaurant.c if c.name not in ("created_at", "updated_at")]
-        stmt = (
-            select(api_token.c.token_hash, *columns)
-            .join(restaurant, restaurant.c.id == api_token.c.restaurant_id)
-            .where(
-                api_token.c.token_hash == token_hash,
-                api_token.c.kind == TokenKind.OPS.value,
-                api_token.c.revoked_at.is_(None),
-            )
-        )
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(stmt)).mappings().first()
-        return dict(row) if row else None
 
     # --- monitoring -------------------------------------------------------------------------
 
