@@ -117,3 +117,29 @@ async def test_one_message_per_call_survives_the_index_merge_of_0005(empty_datab
         }
         & indexes
     )
+
+
+async def test_0005_run_again_after_dying_half_way_ends_at_the_same_schema(
+    empty_database: str,
+) -> None:
+    """As if 0005 died after its last step, before alembic stamped it, with one index left
+    invalid (a CREATE INDEX CONCURRENTLY that failed): running it again repairs that index,
+    rebuilds no valid one and ends at the declared schema."""
+    await asyncio.to_thread(upgrade_to_head, empty_database)
+    conn = await asyncpg.connect(asyncpg_dsn(empty_database))
+    oid = "SELECT indexrelid FROM pg_index WHERE indexrelid = $1::regclass"
+    validity = "SELECT indisvalid FROM pg_index WHERE indexrelid = $1::regclass"
+    try:
+        keyset_index = await conn.fetchval(oid, "ix_call_ops_time")
+        await conn.execute(
+            "UPDATE pg_index SET indisvalid = false WHERE indexrelid = $1::regclass",
+            "ux_message_call_id",
+        )
+        await conn.execute("UPDATE alembic_version SET version_num = '0004'")
+        await asyncio.to_thread(upgrade_to_head, empty_database)
+        assert await conn.fetchval(validity, "ux_message_call_id") is True
+        assert await conn.fetchval(oid, "ix_call_ops_time") == keyset_index
+        assert await conn.fetchval("SELECT version_num FROM alembic_version") == "0005"
+    finally:
+        await conn.close()
+    assert await differences(empty_database) == []
