@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import logging
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -118,24 +121,47 @@ async def test_one_sender_posts_each_business_number_to_its_own_endpoint(
     assert (first.call_count, second.call_count) == (2, 1)
 
 
-async def test_a_cookie_the_graph_api_sets_is_never_sent_with_another_request(
-    graph: respx.MockRouter,
-) -> None:
-    """The service's one client serves every restaurant (bootstrap.build_http_client)."""
-    route = graph.post(f"/{PHONE_NUMBER_ID}/messages").mock(
-        return_value=httpx.Response(
-            200,
-            json=accepted().json(),
-            headers={"Set-Cookie": "session=restaurant-a; Path=/; Domain=graph.test"},
-        )
-    )
-    async with build_http_client(Settings(_env_file=None)) as client:
-        sender = WhatsAppCloudSender(client, BASE)
-        await sender.send(claimed(access_token="token-of-restaurant-a"))
-        await sender.send(claimed(access_token="token-of-restaurant-b"))
-        assert not client.cookies
-    assert route.call_count == 2
-    assert "cookie" not in route.calls.last.request.headers
+class _CookieSettingGraph(http.server.BaseHTTPRequestHandler):
+    """A Graph API stand-in on a real socket that sets a cookie on every reply."""
+
+    cookies_seen: ClassVar[list[str | None]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        type(self).cookies_seen.append(self.headers.get("Cookie"))
+        body = json.dumps(accepted().json()).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Set-Cookie", "session=restaurant-a; Path=/")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+async def test_a_cookie_the_graph_api_sets_is_never_sent_with_another_request() -> None:
+    """The service's one client (bootstrap.build_http_client) serves every restaurant; httpx and
+    the aiohttp session under it both must forget cookies. A real socket: respx would stand in
+    for the aiohttp layer."""
+    _CookieSettingGraph.cookies_seen = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CookieSettingGraph)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        # a host name: aiohttp keeps no cookie of an IP-address host, whatever its jar
+        base = f"http://localhost:{server.server_address[1]}/v21.0"
+        async with build_http_client(Settings(_env_file=None)) as client:
+            sender = WhatsAppCloudSender(client, base)
+            first = await sender.send(claimed(access_token="token-of-restaurant-a"))
+            second = await sender.send(claimed(access_token="token-of-restaurant-b"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert first.provider_message_id
+    assert second.provider_message_id
+    assert _CookieSettingGraph.cookies_seen == [None, None]
 
 
 async def test_request_carries_the_restaurant_access_token_as_a_bearer_token(
