@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     """RINGBACK_RUN_WORKER: whether each server process also runs the outbox worker. Set by
     ``ringback serve`` for the processes it starts (``--no-worker`` sets it false)."""
 
+    @field_validator("run_worker", mode="before")
+    @classmethod
+    def _empty_means_default(cls, value: object) -> object:
+        # RINGBACK_RUN_WORKER= (set but empty, as compose files often leave it) keeps the default
+        return True if isinstance(value, str) and not value.strip() else value
+
     @field_validator("database_url")
     @classmethod
     def _asyncpg_driver(cls, value: str | None) -> str | None:

@@ -188,7 +188,15 @@ def test_the_sandbox_url_is_reachable_from_this_machine(host: str, expected: str
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [(None, True), ("1", True), ("true", True), ("0", False), ("false", False), ("No", False)],
+    [
+        (None, True),
+        ("", True),
+        ("1", True),
+        ("true", True),
+        ("0", False),
+        ("false", False),
+        ("No", False),
+    ],
 )
 def test_the_server_runs_the_outbox_worker_unless_told_not_to(
     raw: str | None, expected: bool, monkeypatch: pytest.MonkeyPatch
