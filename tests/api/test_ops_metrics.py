@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 
 import httpx
@@ -96,6 +97,35 @@ async def test_a_replayed_report_counts_once_more_as_skipped_duplicate(
     assert count("SENT") == 1.0
     assert count("SKIPPED_DUPLICATE") == 2.0
     assert len(graph.calls) == 1
+
+
+async def test_an_answered_call_counts_the_queued_messages_it_cancelled(
+    metered: tuple[httpx.AsyncClient, PrometheusMetrics],
+    make_restaurant: MakeRestaurant,
+    graph: respx.MockRouter,
+) -> None:
+    client, metrics = metered
+    tenant = await make_restaurant(send_delay_seconds=300)  # the message waits, queued
+    number = random_mobile()
+    missed = {"caller_phone_number": number, "external_call_id": "to-cancel"}
+    reply = await client.post("/api/partner/v1/missed-calls", json=missed, headers=tenant.auth())
+    assert reply.json()["data"]["outcome"] == "QUEUED"
+    answered = {
+        "type": "dialed",
+        "state": "answered",
+        "id": "callback-1",
+        "from": "+33140000000",
+        "to": number,
+        "start_time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    headers = {"Authorization": f"Zoho-oauthtoken {tenant.tokens[TokenKind.ZOHO]}"}
+    notified = await client.post("/phonebridge/v3/callnotify", data=answered, headers=headers)
+    assert notified.status_code == 200
+    cancelled = metrics.registry.get_sample_value(
+        "ringback_messages_total", {"status": "cancelled"}
+    )
+    assert cancelled == 1.0
+    assert len(graph.calls) == 0
 
 
 async def test_unmatched_paths_share_one_route_label(

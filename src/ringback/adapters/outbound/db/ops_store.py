@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ringback.adapters.outbound.db.ops_tables import ops_session
 from ringback.adapters.outbound.db.tables import (
+    RESTAURANT_SETTINGS,
     TZ,
     api_token,
     call,
@@ -214,6 +215,28 @@ def _full_select() -> Select[Any]:
         .outerjoin(customer, customer.c.id == call.c.customer_id)
         .outerjoin(reservation, reservation.c.id == call.c.reservation_id)
     )
+
+
+# Every cookie-signed request runs this: the session, its ops token (if still live) and the
+# token's restaurant. An admin session joins no token.
+_SESSION = (
+    select(ops_session.c.token_hash, ops_session.c.is_admin, *RESTAURANT_SETTINGS)
+    .select_from(
+        ops_session.outerjoin(
+            api_token,
+            and_(
+                api_token.c.token_hash == ops_session.c.token_hash,
+                api_token.c.kind == TokenKind.OPS.value,
+                api_token.c.revoked_at.is_(None),
+                ops_session.c.is_admin.is_(False),
+            ),
+        ).outerjoin(restaurant, restaurant.c.id == api_token.c.restaurant_id)
+    )
+    .where(
+        ops_session.c.session_hash == bindparam("p_hash"),
+        ops_session.c.expires_at > func.now(),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,30 +456,13 @@ class SqlOpsStore:
     async def find_session(self, session_hash: str) -> OpsSession | None:
         """A live session with, for an ops token's, the settings of its restaurant, in one round
         trip. An ops session whose token was revoked since comes back without a restaurant."""
-        columns = [c for c in restaurant.c if c.name not in ("created_at", "updated_at")]
-        token = and_(
-            api_token.c.token_hash == ops_session.c.token_hash,
-            api_token.c.kind == TokenKind.OPS.value,
-            api_token.c.revoked_at.is_(None),
-            ops_session.c.is_admin.is_(False),
-        )
-        stmt = (
-            select(ops_session.c.token_hash, ops_session.c.is_admin, *columns)
-            .select_from(
-                ops_session.outerjoin(api_token, token).outerjoin(
-                    restaurant, restaurant.c.id == api_token.c.restaurant_id
-                )
-            )
-            .where(
-                ops_session.c.session_hash == session_hash,
-                ops_session.c.expires_at > func.now(),
-            )
-        )
         async with self._engine.connect() as conn:
-            row = (await conn.execute(stmt)).mappings().first()
+            row = (await conn.execute(_SESSION, {"p_hash": session_hash})).mappings().first()
         if row is None:
             return None
-        settings = {c.name: row[c.name] for c in columns} if row["id"] is not None else None
+        settings = (
+            {c.name: row[c.name] for c in RESTAURANT_SETTINGS} if row["id"] is not None else None
+        )
         return OpsSession(row["token_hash"], bool(row["is_admin"]), settings)
 
     async def end_session(self, session_hash: str) -> None:

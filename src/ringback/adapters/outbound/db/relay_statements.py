@@ -38,16 +38,25 @@ from sqlalchemy import (
     select,
     true,
     union_all,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.sql.dml import Insert, ReturningInsert
 
 from ringback.adapters.outbound.db.driver import DriverStatement
 from ringback.adapters.outbound.db.locks import xact_lock
-from ringback.adapters.outbound.db.tables import call, customer, message, message_event, reservation
-from ringback.domain.model import ACTIVE_RESERVATION_STATUSES, MessageStatus, Outcome
+from ringback.adapters.outbound.db.tables import (
+    call,
+    customer,
+    message,
+    message_event,
+    message_status_is,
+    reservation,
+)
+from ringback.adapters.outbound.db.timeline import log_moves
+from ringback.domain.model import ACTIVE_RESERVATION_STATUSES, Disposition, MessageStatus, Outcome
 
 _TS = DateTime(timezone=True)
 # Literal lists, not an expanding IN: those are re-rendered on every execution.
@@ -102,8 +111,6 @@ def _record_call_statement() -> ReturningInsert[Any]:
         caller_phone_number=bindparam("p_caller_phone_number"),
         occurred_at=bindparam("p_occurred_at", type_=_TS),
         details=bindparam("p_details", type_=JSONB),
-        decision_token=bindparam("p_decision_token", type_=UUID(as_uuid=True)),
-        decided_at=bindparam("p_decided_at", type_=_TS),
         answered_at=bindparam("p_answered_at", type_=_TS),
         customer_id=bindparam("p_customer_id", type_=BigInteger),
     )
@@ -297,9 +304,47 @@ def _decide_call_statement(*, enqueue: bool) -> Select[Any]:
     )
 
 
+def _mark_answered_statement() -> Insert:
+    """An answered call cancels its customer's queued messages (logging each move) and marks
+    their missed calls of the recovery window recovered: one statement, as PostgreSQL runs a
+    data-modifying CTE whether or not it is read. Its row count is the messages cancelled."""
+    restaurant_id = bindparam("p_restaurant_id", type_=BigInteger)
+    customer_id = bindparam("p_customer_id", type_=BigInteger)
+    answered_at = bindparam("p_answered_at", type_=_TS)
+    cancelled = (
+        update(message)
+        .where(
+            message.c.restaurant_id == restaurant_id,
+            message.c.customer_id == customer_id,
+            message_status_is(MessageStatus.QUEUED.value),
+        )
+        .values(status=MessageStatus.CANCELLED.value, updated_at=func.now())
+        .returning(message.c.id, message.c.attempts)
+        .cte("cancelled")
+    )
+    recovered = (
+        update(call)
+        .where(
+            call.c.restaurant_id == restaurant_id,
+            call.c.customer_id == customer_id,
+            call.c.disposition == Disposition.MISSED.value,
+            call.c.occurred_at >= bindparam("p_since", type_=_TS),
+            call.c.occurred_at < answered_at,
+            call.c.recovered_at.is_(None),
+        )
+        .values(recovered_at=answered_at, updated_at=func.now())
+        .returning(call.c.id)
+        .cte("recovered")
+    )
+    return log_moves(
+        cancelled, MessageStatus.CANCELLED.value, detail="the customer's call was answered"
+    ).add_cte(recovered)
+
+
 RECORD_CALL = DriverStatement(_record_call_statement())
 MATCH_OR_CREATE_CUSTOMER = _customer_statement()
 CUSTOMER = DriverStatement(MATCH_OR_CREATE_CUSTOMER)
 MATCH_CALLER = DriverStatement(_match_caller_statement())
 DECIDE_CALL = DriverStatement(_decide_call_statement(enqueue=False))
 DECIDE_CALL_AND_ENQUEUE = DriverStatement(_decide_call_statement(enqueue=True))
+MARK_ANSWERED = DriverStatement(_mark_answered_statement())

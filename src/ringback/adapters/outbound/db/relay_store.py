@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 import asyncpg
-from sqlalchemy import and_, func, update
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ringback.adapters.outbound.db.driver import DriverStatement
@@ -15,11 +15,11 @@ from ringback.adapters.outbound.db.relay_statements import (
     CUSTOMER,
     DECIDE_CALL,
     DECIDE_CALL_AND_ENQUEUE,
+    MARK_ANSWERED,
     MATCH_CALLER,
     RECORD_CALL,
 )
-from ringback.adapters.outbound.db.tables import call, message, message_status_is
-from ringback.adapters.outbound.db.timeline import log_moves
+from ringback.adapters.outbound.db.tables import call
 from ringback.domain.model import CallEvent, Disposition, MessageStatus, TemplateType
 from ringback.domain.ports import (
     CallerFacts,
@@ -185,41 +185,13 @@ class SqlRelayStore:
 
         Returns how many messages were cancelled.
         """
-        cancelled = (
-            update(message)
-            .where(
-                message.c.restaurant_id == restaurant_id,
-                message.c.customer_id == customer_id,
-                message_status_is(MessageStatus.QUEUED.value),
-            )
-            .values(status=MessageStatus.CANCELLED.value, updated_at=func.now())
-            .returning(message.c.id, message.c.attempts)
-            .cte("cancelled")
-        )
-        recovered = (
-            update(call)
-            .where(
-                and_(
-                    call.c.restaurant_id == restaurant_id,
-                    call.c.customer_id == customer_id,
-                    call.c.disposition == Disposition.MISSED.value,
-                    call.c.occurred_at >= since,
-                    call.c.occurred_at < answered_at,
-                    call.c.recovered_at.is_(None),
-                )
-            )
-            .values(recovered_at=answered_at, updated_at=func.now())
-            .returning(call.c.id)
-            .cte("recovered")
-        )
-        # one round trip: PostgreSQL runs a data-modifying CTE whether or not it is read
-        logged = await self._conn.execute(
-            log_moves(
-                cancelled, MessageStatus.CANCELLED.value, detail="the customer's call was answered"
-            ).add_cte(recovered)
-        )
-
-        return int(logged.rowcount or 0)
+        params = {
+            "p_restaurant_id": restaurant_id,
+            "p_customer_id": customer_id,
+            "p_answered_at": answered_at,
+            "p_since": since,
+        }
+        return await MARK_ANSWERED.execute(self._conn, params)
 
     async def mark_recovered(self, restaurant_id: int, call_id: int, at: dt.datetime) -> None:
         await self._conn.execute(

@@ -237,6 +237,8 @@ class MessageEventRow(Base):
 
 restaurant = cast(Table, RestaurantRow.__table__)
 api_token = cast(Table, ApiTokenRow.__table__)
+# What a request needs of its restaurant (domain/tenancy.py restaurant_from_settings)
+RESTAURANT_SETTINGS = [c for c in restaurant.c if c.name not in ("created_at", "updated_at")]
 customer = cast(Table, CustomerRow.__table__)
 reservation = cast(Table, ReservationRow.__table__)
 call = cast(Table, CallRow.__table__)

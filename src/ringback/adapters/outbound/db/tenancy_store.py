@@ -10,15 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ringback.adapters.outbound.db.driver import DriverStatement
 from ringback.adapters.outbound.db.engine import autocommit
-from ringback.adapters.outbound.db.tables import api_token, restaurant
+from ringback.adapters.outbound.db.tables import RESTAURANT_SETTINGS, api_token, restaurant
 from ringback.domain.model import TokenKind
 from ringback.domain.tenancy import hash_token, same_hash, slugify
 
-_SETTINGS = [c for c in restaurant.c if c.name not in ("created_at", "updated_at")]
 # Every authenticated request runs this: built once, read in autocommit (no BEGIN/ROLLBACK)
 # by the driver itself (driver.py).
 _AUTHENTICATE = DriverStatement(
-    select(api_token.c.token_hash, api_token.c.kind, *_SETTINGS)
+    select(api_token.c.token_hash, api_token.c.kind, *RESTAURANT_SETTINGS)
     .join(restaurant, restaurant.c.id == api_token.c.restaurant_id)
     .where(api_token.c.token_hash == bindparam("p_hash"), api_token.c.revoked_at.is_(None))
 )
