@@ -330,32 +330,46 @@ def stats_out(s: Stats) -> StatsOut:
 def csv_lines(rows: Iterable[CsvRow]) -> str:
     """The CSV lines of ``rows`` (CRLF-terminated), written by one writer."""
     out = io.StringIO()
+    # Every cell goes through csv_cell, not only the columns callers fill today: a column added
+    # later is neutralized without anyone having to remember it.
     csv.writer(out, lineterminator="\r\n").writerows(
         [
-            row.id,
-            row.source,
-            _csv_text(row.external_id or ""),
-            row.direction,
-            row.disposition,
-            _csv_text(row.caller_phone_number),
-            iso_z(row.occurred_at),
-            iso_z(row.created_at),
-            row.outcome or "",
-            row.template_type or "",
-            id_str(row.customer_id) or "",
-            id_str(row.reservation_id) or "",
-            row.message_status or "",
-            "" if row.message_attempts is None else row.message_attempts,
-            iso_z(row.recovered_at) or "",
+            csv_cell(cell)
+            for cell in (
+                str(row.id),
+                row.source,
+                row.external_id,
+                row.direction,
+                row.disposition,
+                row.caller_phone_number,
+                iso_z(row.occurred_at),
+                iso_z(row.created_at),
+                row.outcome,
+                row.template_type,
+                id_str(row.customer_id),
+                id_str(row.reservation_id),
+                row.message_status,
+                None if row.message_attempts is None else str(row.message_attempts),
+                iso_z(row.recovered_at),
+            )
         ]
         for row in rows
     )
     return out.getvalue()
 
 
-def _csv_text(value: str) -> str:
-    """Raw numbers come from callers: a leading ``=``, ``@`` or tab would run as a spreadsheet
-    formula, so it is prefixed with a quote (E.164 ``+`` numbers are left as they are)."""
-    if value[:1] in ("=", "@", "\t", "\r") or (value[:1] == "-" and not value[1:].isdigit()):
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# ASCII digits only: str.isdigit() and \d also take other scripts' digits, which no spreadsheet
+# reads as a number.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")
+
+
+def csv_cell(value: str | None) -> str:
+    """A cell a spreadsheet could run as a formula gets a leading ``'`` (OWASP's CSV-injection
+    rule, SPEC §8), unless it is a plain number: E.164 numbers (``+33612345678``) stay as they
+    are, ``+HYPERLINK(…)`` and ``-2+3`` do not. None is an empty cell."""
+    if value is None:
+        return ""
+    if value.startswith(_FORMULA_START) and _PLAIN_NUMBER.fullmatch(value) is None:
         return "'" + value
     return value
