@@ -192,6 +192,8 @@ class RetryResult(StrEnum):
     REQUEUED = "requeued"
     NOT_FOUND = "not_found"
     NOT_FAILED = "not_failed"
+    SUPPRESSED = "suppressed"
+    """Failed, but its customer opted out or is a bad actor: it must not be sent (SPEC §3)."""
 
 
 class OpsStore(Protocol):

@@ -85,6 +85,10 @@ class OpsService:
         result, message = await self._store.retry_message(restaurant.id, message_id)
         if result is RetryResult.NOT_FOUND:
             raise NotFound("Message not found")
+        if result is RetryResult.SUPPRESSED:
+            raise Conflict(
+                "The customer opted out or is flagged bad_actor: the message cannot be retried"
+            )
         if result is RetryResult.NOT_FAILED or message is None:
             raise Conflict("Only a failed message can be retried")
         self._metrics.message_moved(MessageStatus.QUEUED.value)

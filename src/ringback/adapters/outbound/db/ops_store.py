@@ -18,7 +18,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
-    exists,
     func,
     insert,
     null,
@@ -36,6 +35,7 @@ from ringback.adapters.outbound.db.tables import (
     api_token,
     call,
     customer,
+    customer_suppressed,
     message,
     message_event,
     message_status_is,
@@ -377,7 +377,9 @@ class SqlOpsStore:
     async def retry_message(
         self, restaurant_id: int, message_id: int
     ) -> tuple[RetryResult, MessageInfo | None]:
-        """``failed`` → ``queued``, due now, attempts from zero, with its timeline event."""
+        """``failed`` → ``queued``, due now, attempts from zero, with its timeline event; never
+        for a customer suppressed now (SPEC §3). One who is suppressed after it is queued has
+        the message cancelled by the claim."""
         now = func.now()
         moved = (
             update(message)
@@ -385,6 +387,8 @@ class SqlOpsStore:
                 message.c.id == message_id,
                 message.c.restaurant_id == restaurant_id,
                 message.c.status == MessageStatus.FAILED.value,
+                customer.c.id == message.c.customer_id,
+                ~customer_suppressed(),
             )
             .values(
                 status=MessageStatus.QUEUED.value,
@@ -405,14 +409,18 @@ class SqlOpsStore:
             row = (await conn.execute(stmt)).mappings().first()
             if row is not None:
                 return RetryResult.REQUEUED, _message(row, None)
-            known = await conn.scalar(
-                select(
-                    exists().where(
-                        message.c.id == message_id, message.c.restaurant_id == restaurant_id
-                    )
+            known = (
+                await conn.execute(
+                    select(message.c.status, customer_suppressed().label("suppressed"))
+                    .select_from(message.join(customer, customer.c.id == message.c.customer_id))
+                    .where(message.c.id == message_id, message.c.restaurant_id == restaurant_id)
                 )
-            )
-        return (RetryResult.NOT_FAILED if known else RetryResult.NOT_FOUND), None
+            ).first()
+        if known is None:
+            return RetryResult.NOT_FOUND, None
+        if known.status == MessageStatus.FAILED.value and known.suppressed:
+            return RetryResult.SUPPRESSED, None
+        return RetryResult.NOT_FAILED, None
 
     async def set_opt_out(
         self, restaurant_id: int, customer_id: int, opted_out: bool

@@ -20,9 +20,11 @@ from sqlalchemy import (
     Select,
     Text,
     bindparam,
+    case,
     exists,
     func,
     literal,
+    null,
     select,
     update,
 )
@@ -35,14 +37,24 @@ from ringback.adapters.outbound.db.engine import autocommit
 from ringback.adapters.outbound.db.locks import xact_lock
 from ringback.adapters.outbound.db.receipts_store import SqlReceiptTransaction, receipt_lock_key
 from ringback.adapters.outbound.db.receipts_tables import pending_receipt
-from ringback.adapters.outbound.db.tables import call, message, message_status_is, restaurant
+from ringback.adapters.outbound.db.tables import (
+    call,
+    customer,
+    customer_suppressed,
+    message,
+    message_status_is,
+    restaurant,
+)
 from ringback.adapters.outbound.db.timeline import log_moves
 from ringback.domain.model import MessageStatus
 from ringback.domain.ports import CallReply, ClaimedMessage, Metrics, NoMetrics
 
 _SENDING = MessageStatus.SENDING.value
 _QUEUED = MessageStatus.QUEUED.value
+_CANCELLED = MessageStatus.CANCELLED.value
 LEASE_EXPIRED = "lease expired: the previous holder stopped before recording a result"
+SUPPRESSED = "suppressed"
+"""``last_error`` of a message cancelled at claim time: its customer opted out or is a bad actor."""
 _TS = DateTime(timezone=True)
 _LIMIT = bindparam("p_limit", type_=Integer)
 
@@ -75,19 +87,33 @@ def _requeue_expired_statement() -> Insert:
 
 
 def _claim_statement(condition: ColumnElement[bool]) -> Select[Any]:
+    """Take the lease on what ``condition`` picks, or cancel it when its customer is suppressed
+    now (SPEC §3, suppression at send time): read with the customer row in the same statement,
+    whatever queued the message (send delay, quiet hours, a retry, an ops retry)."""
     lease = func.make_interval(0, 0, 0, 0, 0, 0, bindparam("p_lease_seconds", type_=Float))
+    sends = ~customer_suppressed()
+
+    def unless_suppressed(value: Any, suppressed: Any) -> Any:
+        return case((sends, value), else_=suppressed)
+
     moved = (
         update(message)
-        .where(condition, restaurant.c.id == message.c.restaurant_id)
+        .where(
+            condition,
+            restaurant.c.id == message.c.restaurant_id,
+            customer.c.id == message.c.customer_id,
+        )
         .values(
-            status=_SENDING,
-            attempts=message.c.attempts + 1,
-            lease_token=bindparam("p_token", type_=UUID(as_uuid=True)),
-            lease_expires_at=func.now() + lease,
+            status=unless_suppressed(literal(_SENDING, Text), literal(_CANCELLED, Text)),
+            attempts=unless_suppressed(message.c.attempts + 1, message.c.attempts),
+            lease_token=unless_suppressed(bindparam("p_token", type_=UUID(as_uuid=True)), null()),
+            lease_expires_at=unless_suppressed(func.now() + lease, null()),
+            last_error=unless_suppressed(message.c.last_error, literal(SUPPRESSED, Text)),
             updated_at=func.now(),
         )
         .returning(
             message.c.id,
+            message.c.status,
             message.c.attempts,
             message.c.to_phone_number,
             message.c.template_name,
@@ -98,7 +124,8 @@ def _claim_statement(condition: ColumnElement[bool]) -> Select[Any]:
         )
         .cte("moved")
     )
-    return select(moved).add_cte(log_moves(moved, _SENDING).cte("logged"))
+    detail = case((moved.c.status == _CANCELLED, literal(SUPPRESSED, Text)), else_=null())
+    return select(moved).add_cte(log_moves(moved, moved.c.status, detail=detail).cte("logged"))
 
 
 def _move_statement(status: MessageStatus, *also: ColumnElement[bool], **values: Any) -> Insert:
@@ -195,7 +222,10 @@ class SqlOutbox:
             await conn.execute(_REQUEUE_EXPIRED, {"p_limit": limit})
             params = {"p_limit": limit, "p_token": token, "p_lease_seconds": lease_seconds}
             rows = (await conn.execute(_CLAIM_DUE, params)).all()
-        return [_claimed(row, token) for row in rows]
+        held = [_claimed(row, token) for row in rows if row.status == _SENDING]
+        if len(held) < len(rows):
+            self._metrics.message_moved(_CANCELLED, len(rows) - len(held))
+        return held
 
     async def _move(
         self,

@@ -50,6 +50,7 @@ from ringback.adapters.outbound.db.locks import xact_lock
 from ringback.adapters.outbound.db.tables import (
     call,
     customer,
+    customer_suppressed,
     message,
     message_event,
     message_status_is,
@@ -130,7 +131,7 @@ def _customer_statement() -> ReturningInsert[Any]:
     ).returning(
         customer.c.id,
         customer.c.name,
-        (customer.c.opted_out_at.is_not(None) | customer.c.bad_actor).label("suppressed"),
+        customer_suppressed().label("suppressed"),
     )
 
 
@@ -209,6 +210,11 @@ def _decide_call_statement(*, enqueue: bool) -> Select[Any]:
     ``ringing``): the decision is written only if it is still open, as in ``RECORD_CALL``. The
     cooldown parameters are null when the verdict never reached rule 9: nothing matches then.
     The call itself has no message yet, so the window needs no self-exclusion.
+
+    A message sent inline is written already leased: that is its claim (SPEC §3, suppression at
+    send time). It needs no check of its own: ``MATCH_CALLER``'s upsert holds the customer's row
+    lock until this transaction commits, so every opt-out or bad-actor flag (all of them write
+    that row) either committed before rule 8 read it or waits until the lease is taken.
     """
     window = (
         select(literal(1))

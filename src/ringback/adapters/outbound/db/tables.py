@@ -251,3 +251,9 @@ def message_status_is(status: str) -> ColumnElement[bool]:
     planner can use the partial indexes above in any plan: a generic plan of a prepared statement
     cannot match a bound value against an index predicate."""
     return message.c.status == literal_column(f"'{MessageStatus(status).value}'")
+
+
+def customer_suppressed() -> ColumnElement[bool]:
+    """Rule 8 and the send-time check (SPEC §3): the customer opted out or is flagged a bad actor,
+    whatever set it (ops, partner, WhatsApp STOP, CCAI flags)."""
+    return customer.c.opted_out_at.is_not(None) | customer.c.bad_actor
