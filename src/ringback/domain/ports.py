@@ -221,7 +221,10 @@ class CallReply:
 class Outbox(Protocol):
     """Durable message state; each method is its own short transaction."""
 
-    async def claim_due(self, limit: int, lease_seconds: float) -> list[ClaimedMessage]: ...
+    async def claim_due(self, limit: int, lease_seconds: float) -> list[ClaimedMessage]:
+        """Lease what is due; a message whose customer is suppressed now is cancelled instead
+        (SPEC §3, suppression at send time) and not returned."""
+        ...
 
     async def mark_sent(
         self, message: ClaimedMessage, provider_message_id: str, reply: CallReply | None = None
