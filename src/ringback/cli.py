@@ -33,6 +33,7 @@ from ringback.adapters.outbound.db.directory_store import CustomerInput, Reserva
 from ringback.adapters.outbound.db.embedded import embedded_database_url
 from ringback.adapters.outbound.db.migrate import head_revision, upgrade_to_head
 from ringback.adapters.outbound.db.tables import ApiTokenRow
+from ringback.api.formats import parse_id
 from ringback.api.logs import configure_logging
 from ringback.api.metrics import PrometheusMetrics
 from ringback.bootstrap import Container, build_container
@@ -93,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the HTTP server (uvicorn)")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=_port, default=8000)
     serve.add_argument("--workers", type=_positive, default=1, help="server processes")
     serve.add_argument("--no-worker", action="store_true", help="no outbox worker in the server")
     serve.add_argument("--sandbox", action="store_true", help="serve a Graph API stand-in")
@@ -125,9 +126,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _positive(raw: str) -> int:
-    if not raw.isdigit() or int(raw) < 1:
+    number = parse_id(raw)
+    if number is None or number < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {raw!r}")
-    return int(raw)
+    return number
+
+
+def _port(raw: str) -> int:
+    number = parse_id(raw)
+    if number is None or not 1 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a TCP port from 1 to 65535, got {raw!r}")
+    return number
 
 
 def main(argv: Sequence[str] | None = None) -> int:

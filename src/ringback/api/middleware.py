@@ -55,7 +55,12 @@ class EdgeMiddleware:
             await send(message)
 
         limit = self.max_body_bytes
-        if length is not None and length.isdigit() and int(length) > limit:
+        # bytes.isdigit() takes ASCII digits only; int() refuses more than 4300 of them (a
+        # ValueError, hence a 500), and a length that long is over any limit.
+        over_limit = (
+            length is not None and length.isdigit() and (len(length) > 19 or int(length) > limit)
+        )
+        if over_limit:
             response = render(Request(scope), payload_too_large(limit))
             await response(scope, receive, send_with_id)
             return

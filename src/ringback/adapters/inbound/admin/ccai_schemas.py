@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from ringback.api.formats import BodyInt
 from ringback.domain.ccai import ISO_639_1, number_key, ticket_pairs
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -16,7 +17,7 @@ Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320),
 ]
-Ident = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Ident = Annotated[BodyInt, Field(ge=1, le=2**31 - 1)]
 
 
 class CcaiMenuIn(BaseModel):
@@ -28,7 +29,7 @@ class CcaiMenuIn(BaseModel):
     state: Literal["open", "after_hours", "manual_redirection"] = "open"
     parent_id: Ident | None = None
     output_msg: Annotated[str, StringConstraints(max_length=1000)] | None = None
-    position: int = Field(default=0, ge=0, le=10_000)
+    position: BodyInt = Field(default=0, ge=0, le=10_000)
 
 
 class CcaiAgentIn(BaseModel):

@@ -16,7 +16,7 @@ from pydantic import (
 )
 
 from ringback.adapters.inbound.admin.ccai_schemas import CcaiIn, ccai_out, ccai_values
-from ringback.api.formats import iso_z
+from ringback.api.formats import BodyInt, iso_z
 from ringback.domain.model import TemplateType, TokenKind
 from ringback.domain.tenancy import is_country, is_timezone
 
@@ -144,7 +144,7 @@ class RestaurantCreate(RestaurantSettings):
     missed_calls_enabled: bool = True
     cooldown_hours: float = Field(default=6, ge=0, le=MAX_HOURS)
     max_call_age_hours: float = Field(default=24, gt=0, le=MAX_HOURS)
-    send_delay_seconds: int = Field(default=0, ge=0, le=MAX_DELAY_SECONDS)
+    send_delay_seconds: BodyInt = Field(default=0, ge=0, le=MAX_DELAY_SECONDS)
     whatsapp: WhatsAppIn = Field(default_factory=WhatsAppIn)
     ccai: CcaiIn = Field(default_factory=CcaiIn)
 
@@ -166,7 +166,7 @@ class RestaurantUpdate(RestaurantSettings):
     missed_calls_enabled: bool | None = None
     cooldown_hours: float | None = Field(default=None, ge=0, le=MAX_HOURS)
     max_call_age_hours: float | None = Field(default=None, gt=0, le=MAX_HOURS)
-    send_delay_seconds: int | None = Field(default=None, ge=0, le=MAX_DELAY_SECONDS)
+    send_delay_seconds: BodyInt | None = Field(default=None, ge=0, le=MAX_DELAY_SECONDS)
     whatsapp: WhatsAppIn | None = None
     ccai: CcaiIn | None = None
 

@@ -22,7 +22,7 @@ from ringback.adapters.inbound.ccai.schemas import (
     SelectedMenuOut,
 )
 from ringback.adapters.outbound.db.ccai_store import CallQuery, NewCcaiCall
-from ringback.api.formats import iso_z
+from ringback.api.formats import BIGINT_MAX, iso_z, parse_id
 from ringback.domain.ccai import (
     CALL_TYPES,
     ENDING_STATUSES,
@@ -39,7 +39,7 @@ from ringback.domain.ccai import (
 from ringback.domain.model import CallEvent, Direction, Disposition, Outcome, Source
 from ringback.domain.phone import read_number
 
-MAX_ID = 2**63 - 1
+MAX_ID = BIGINT_MAX
 _TOKEN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _MAX_TEXT = 128
 
@@ -63,13 +63,13 @@ def _given(body: Mapping[str, Any], key: str) -> bool:
 
 
 def _integer(value: Any) -> int | None:
-    """An id as CCAI sends it (a JSON integer; a string of digits is read too), else None."""
+    """An id as CCAI sends it (a JSON integer; a string of ASCII digits is read too), else None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 19:
-        return int(value.strip())
+    if isinstance(value, str):
+        return parse_id(value.strip())
     return None
 
 

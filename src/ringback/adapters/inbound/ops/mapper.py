@@ -31,7 +31,7 @@ from ringback.adapters.inbound.ops.schemas import (
     TimelineEventOut,
 )
 from ringback.api.errors import validation_error
-from ringback.api.formats import id_str, iso_z
+from ringback.api.formats import id_str, iso_z, parse_id
 from ringback.domain.model import Direction, Disposition, MessageStatus, Outcome, Source
 from ringback.domain.operations import (
     Bucket,
@@ -144,12 +144,12 @@ def parse_filters(params: Mapping[str, str | None], country: str) -> CallFilters
 def parse_limit(raw: str | None) -> int:
     if raw is None or not raw.strip():
         return DEFAULT_LIMIT
-    text = raw.strip()
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+    size = parse_id(raw.strip())
+    if size is None or not 1 <= size <= MAX_LIMIT:
         raise validation_error(
             [{"field": "query.limit", "message": f"an integer from 1 to {MAX_LIMIT}"}]
         )
-    return int(text)
+    return size
 
 
 def parse_bucket(raw: str | None) -> Bucket:

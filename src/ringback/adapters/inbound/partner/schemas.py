@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from ringback.api.formats import BodyInt
 from ringback.domain.model import Outcome, TemplateType
 
 
@@ -119,7 +120,7 @@ class ReservationIn(BaseModel):
 
     external_id: str = Field(min_length=1, max_length=128)
     start_at: IsoDatetime
-    party_size: int = Field(ge=1, le=10000)
+    party_size: BodyInt = Field(ge=1, le=10000)
     status: str = Field(pattern=r"^[A-Z][A-Z_]{0,39}$", examples=["CONFIRMED"])
     customer: ReservationCustomerIn
 

@@ -12,6 +12,7 @@ from nacl.exceptions import CryptoError
 from nacl.signing import VerifyKey
 
 from ringback.api.errors import ApiError
+from ringback.api.formats import parse_id
 
 TOLERANCE_SECONDS = 300
 log = logging.getLogger("ringback.webhooks.telnyx")
@@ -40,11 +41,8 @@ def check_signature(
     key = restaurant.get("telnyx_public_key") if restaurant else None
     if restaurant is None or not key or not signature or not timestamp:
         raise bad_signature()
-    try:
-        sent_at = int(timestamp.strip())
-    except ValueError:
-        raise bad_signature() from None
-    if abs(now.timestamp() - sent_at) > TOLERANCE_SECONDS:
+    sent_at = parse_id(timestamp.strip())
+    if sent_at is None or abs(now.timestamp() - sent_at) > TOLERANCE_SECONDS:
         raise bad_signature()
     try:
         verify_key = VerifyKey(_b64(key))

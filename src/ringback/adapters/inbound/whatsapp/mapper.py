@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ringback.adapters.inbound.whatsapp.schemas import InboundMessage, Status, WebhookIn
+from ringback.api.formats import parse_id
 from ringback.domain.model import MessageStatus
 from ringback.domain.receipts import (
     REPORTABLE,
@@ -19,8 +20,11 @@ BUSINESS_ACCOUNT = "whatsapp_business_account"
 
 def _time(unix: str | None, received_at: dt.datetime) -> dt.datetime:
     """Meta's timestamps are Unix seconds as strings; a missing or odd one reads as now."""
+    seconds = parse_id(unix or "")
+    if seconds is None:
+        return received_at
     try:
-        return dt.datetime.fromtimestamp(int(unix or ""), dt.UTC)
+        return dt.datetime.fromtimestamp(seconds, dt.UTC)
     except (ValueError, OverflowError, OSError):
         return received_at
 
