@@ -18,6 +18,8 @@ from ringback.domain.model import CallEvent, Disposition, Source
 
 _STATE = re.compile(r"^[a-z_]{1,32}$")
 _UNENCODED_PLUS = re.compile(r"^ (?=[1-9])")  # country codes never start with 0
+MAX_ID_LENGTH = 128  # as the partner API's external_call_id (SPEC §4)
+MAX_NUMBER_LENGTH = 64
 
 
 def required_missing(params: list[str]) -> ApiError:
@@ -81,13 +83,14 @@ def to_event(fields: dict[str, str], received_at: dt.datetime) -> CallEvent:
         parse_start_time(present["start_time"]) if "start_time" in present else received_at
     )
     number_param = customer_param(fields)
+    _check_lengths(present)
     details: dict[str, object] = {"zoho_state": state}
     for extra in ("zohouser", "voiceuri", "duration"):
         if extra in present:
-            details[f"zoho_{extra}"] = present[extra][:2048]
+            details[f"zoho_{extra}"] = present[extra]
     return CallEvent(
         source=Source.ZOHO,
-        external_id=present["id"][:128],
+        external_id=present["id"],
         direction=CALL_TYPES[call_type],
         disposition=disposition,
         raw_number=phone_param(fields[number_param].rstrip()),
@@ -95,6 +98,16 @@ def to_event(fields: dict[str, str], received_at: dt.datetime) -> CallEvent:
         forced_outcome=FORCED.get(state) if call_type == "dialed" else None,
         details=details,
     )
+
+
+def _check_lengths(present: dict[str, str]) -> None:
+    """A value is stored whole or refused, never cut: two ids that differ after their 128th
+    character are two calls. A number longer than any phone would not fit the call's index."""
+    if len(present["id"]) > MAX_ID_LENGTH:
+        raise invalid_value("id", f"longer than {MAX_ID_LENGTH} characters")
+    for param in ("from", "to"):
+        if len(present[param]) > MAX_NUMBER_LENGTH:
+            raise invalid_value(param, f"longer than {MAX_NUMBER_LENGTH} characters")
 
 
 def customer_param(fields: dict[str, str]) -> str:
