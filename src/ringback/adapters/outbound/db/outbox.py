@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Case,
     ColumnElement,
     DateTime,
     Float,
@@ -93,7 +94,7 @@ def _claim_statement(condition: ColumnElement[bool]) -> Select[Any]:
     lease = func.make_interval(0, 0, 0, 0, 0, 0, bindparam("p_lease_seconds", type_=Float))
     sends = ~customer_suppressed()
 
-    def unless_suppressed(value: Any, suppressed: Any) -> Any:
+    def unless_suppressed(value: ColumnElement[Any], suppressed: ColumnElement[Any]) -> Case[Any]:
         return case((sends, value), else_=suppressed)
 
     moved = (
