@@ -24,7 +24,7 @@ def credential(request: Request, scheme: str) -> str | None:
 def require_credential(request: Request, scheme: str) -> str:
     token = credential(request, scheme)
     if token is None:
-        raise unauthorized()
+        raise unauthorized(challenge=scheme)
     return token
 
 

@@ -39,8 +39,11 @@ class BodyTooLargeError(Exception):
         self.limit = limit
 
 
-def unauthorized(message: str = "Missing or invalid credentials") -> ApiError:
-    return ApiError(401, "UNAUTHORIZED", message, headers={"WWW-Authenticate": "Bearer"})
+def unauthorized(
+    message: str = "Missing or invalid credentials", challenge: str = "Bearer"
+) -> ApiError:
+    """A 401 whose ``WWW-Authenticate`` names the scheme the door takes (RFC 9110 §11.6.1)."""
+    return ApiError(401, "UNAUTHORIZED", message, headers={"WWW-Authenticate": challenge})
 
 
 def not_found(message: str = "Not found") -> ApiError:

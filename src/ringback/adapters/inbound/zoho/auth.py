@@ -10,11 +10,12 @@ from ringback.domain.model import Restaurant, TokenKind
 from ringback.domain.tenancy import restaurant_from_settings
 
 _KINDS = frozenset({TokenKind.ZOHO})
+SCHEME = "Zoho-oauthtoken"
 
 
 async def zoho_restaurant(request: Request) -> Restaurant:
-    token = require_credential(request, "Zoho-oauthtoken")
+    token = require_credential(request, SCHEME)
     row = await request.app.state.container.tenancy.authenticate(token, _KINDS)
     if row is None:
-        raise unauthorized()
+        raise unauthorized(challenge=SCHEME)
     return restaurant_from_settings(row)
