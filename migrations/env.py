@@ -25,7 +25,7 @@ def _run(connection: Connection) -> None:
 async def _run_async() -> None:
     url = config.get_main_option("sqlalchemy.url")
     assert url, "ringback migrate sets sqlalchemy.url"
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, hide_parameters=True)  # as the app's engine (engine.py)
     async with engine.connect() as connection:
         await connection.run_sync(_run)
     await engine.dispose()

@@ -13,6 +13,9 @@ def build_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEn
     size = pool_size or settings.db_pool_size
     return create_async_engine(
         settings.database_url,
+        # bound parameters hold customers' numbers and names: an error's message (logged with
+        # its traceback on a 500) must not carry them (SPEC §2)
+        hide_parameters=True,
         pool_size=size,
         max_overflow=0,
         pool_timeout=settings.db_pool_timeout_seconds,
