@@ -74,6 +74,11 @@ class Dispatcher:
             if not waiting.recording:
                 waiting.call_id = None
                 return None
+        except Exception:
+            # The request's effects committed before this attempt: it must not answer a 5xx for
+            # it (SPEC §3). The message stays leased; once the lease expires the worker sends it.
+            log.exception("inline attempt for call %s failed; the worker takes it over", call_id)
+            return None
         # The move carrying the reply is under way: its result is the reply; it is bounded by
         # the database's statement timeout.
         try:
