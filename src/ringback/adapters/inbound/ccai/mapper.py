@@ -22,7 +22,8 @@ from ringback.adapters.inbound.ccai.schemas import (
     SelectedMenuOut,
 )
 from ringback.adapters.outbound.db.ccai_store import CallQuery, NewCcaiCall
-from ringback.api.formats import BIGINT_MAX, iso_z, parse_id
+from ringback.api.formats import BIGINT_MAX, as_utc, iso_z, parse_id
+from ringback.api.inputs import in_client_range, usable_stored
 from ringback.domain.ccai import (
     CALL_TYPES,
     ENDING_STATUSES,
@@ -243,7 +244,7 @@ def _outbound_number(body: Mapping[str, Any]) -> str | None:
 def _scheduled_at(body: Mapping[str, Any], now: dt.datetime) -> dt.datetime:
     if not _given(body, "scheduled_at"):
         raise bad_request("scheduled_at is required")
-    moment = parse_moment(body["scheduled_at"])
+    moment = parse_moment(body["scheduled_at"], "scheduled_at")
     if moment is None:
         raise bad_request("scheduled_at is not well formed")
     if moment <= now:
@@ -251,14 +252,18 @@ def _scheduled_at(body: Mapping[str, Any], now: dt.datetime) -> dt.datetime:
     return moment
 
 
-def parse_moment(value: Any) -> dt.datetime | None:
-    """ISO-8601; a date-time without an offset is read as UTC (SPEC §3)."""
+def parse_moment(value: Any, field: str) -> dt.datetime | None:
+    """ISO-8601; a date-time without an offset is read as UTC (SPEC §3). None when unreadable;
+    outside the client range, ``<field> is not valid`` (checked before the conversion to UTC,
+    which overflows at the ends of the calendar)."""
     if not isinstance(value, str) or len(value) > 64:
         return None
     try:
         moment = dt.datetime.fromisoformat(value.strip())
     except ValueError:
         return None
+    if not in_client_range(moment):
+        raise not_valid(field)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC)
@@ -355,7 +360,7 @@ class MovePlan:
     def _moment(body: Mapping[str, Any], field: str) -> dt.datetime | None:
         if body.get(field) is None:
             return None
-        moment = parse_moment(body[field])
+        moment = parse_moment(body[field], field)
         if moment is None:
             raise not_valid(field)
         return moment
@@ -370,7 +375,8 @@ class MovePlan:
             values["queued_at"] = self.now
         if target is CallStatus.ASSIGNED and row["assigned_at"] is None:
             values["assigned_at"] = self.now
-        connected_at = row["connected_at"]
+        # stored: may be a naive -infinity/infinity written by older code, compared as UTC
+        connected_at = as_utc(row["connected_at"]) if row["connected_at"] is not None else None
         if target is CallStatus.CONNECTED and connected_at is None:
             connected_at = values["connected_at"] = self.connected_at or self.now
         if target in ENDING_STATUSES and row["ends_at"] is None:
@@ -386,20 +392,23 @@ class MovePlan:
         return values
 
 
-def relay_event(row: Mapping[str, Any], ending: Ending) -> CallEvent | None:
-    """What the relay hears of a move: missed, answered, or nothing (SPEC §6)."""
+def relay_event(row: Mapping[str, Any], ending: Ending, now: dt.datetime) -> CallEvent | None:
+    """What the relay hears of a move: missed, answered, or nothing (SPEC §6). Its time is the
+    call's (SPEC §3); a stored time outside the client range (older code) gives way to the next,
+    down to ``now``, so such a call can still be moved."""
     if ending is Ending.NONE:
         return None
     kind = CallKind(row["kind"])
     answered = ending is Ending.ANSWERED
-    occurred_at = row["scheduled_at"] if kind is CallKind.SCHEDULED else row["created_at"]
+    scheduled_at = row["scheduled_at"] if kind is CallKind.SCHEDULED else None
+    occurred_at = usable_stored(scheduled_at) or usable_stored(row["created_at"]) or now
     return CallEvent(
         source=Source.CCAI,
         external_id=str(row["call_id"]),
         direction=Direction.OUTBOUND if kind is CallKind.OUTBOUND else Direction.INBOUND,
         disposition=Disposition.ANSWERED if answered else Disposition.MISSED,
         raw_number=row["caller_raw"],
-        occurred_at=occurred_at or row["created_at"],
+        occurred_at=occurred_at,
         forced_outcome=Outcome.SKIPPED_INVALID_NUMBER if ending is Ending.WRONG_NUMBER else None,
         details={"ccai_status": row["status"], "ccai_fail_reason": row["fail_reason"]},
         recovers_call_id=row["parent_id"] if answered and kind is CallKind.SCHEDULED else None,
@@ -412,7 +421,7 @@ def relay_event(row: Mapping[str, Any], ending: Ending) -> CallEvent | None:
 def _seconds(start: dt.datetime | None, end: dt.datetime | None) -> int | None:
     if start is None or end is None:
         return None
-    return max(0, round((end - start).total_seconds()))
+    return max(0, round((as_utc(end) - as_utc(start)).total_seconds()))
 
 
 def _participant_status(connected: bool, ended: bool) -> str:
@@ -601,7 +610,7 @@ def _moment_param(params: Mapping[str, str], name: str) -> dt.datetime | None:
     if raw is None or raw == "":
         return None
     # an unencoded "+" of an offset arrives as a space
-    moment = parse_moment(raw.replace(" ", "+"))
+    moment = parse_moment(raw.replace(" ", "+"), name)
     if moment is None:
         raise not_valid(name)
     return moment

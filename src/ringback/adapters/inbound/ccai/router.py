@@ -151,7 +151,7 @@ async def move_call(call_id: str, request: Request, caller: Caller) -> Response:
     if current is None:
         raise not_found()
     plan(dict(current))  # validates the move and tells what the relay will hear of it
-    event = mapper.relay_event(plan.row, plan.ending)
+    event = mapper.relay_event(plan.row, plan.ending, plan.now)
     if event is None:
         row = await store.move(caller.restaurant.id, number, plan)
     else:

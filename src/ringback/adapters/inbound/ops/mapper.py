@@ -31,7 +31,8 @@ from ringback.adapters.inbound.ops.schemas import (
     TimelineEventOut,
 )
 from ringback.api.errors import validation_error
-from ringback.api.formats import id_str, iso_z, parse_id
+from ringback.api.formats import as_utc, id_str, iso_z, parse_id
+from ringback.api.inputs import OUT_OF_RANGE, in_client_range
 from ringback.domain.model import Direction, Disposition, MessageStatus, Outcome, Source
 from ringback.domain.operations import (
     Bucket,
@@ -101,6 +102,9 @@ def parse_datetime(raw: str | None, name: str, problems: QueryProblems) -> dt.da
         return None
     if value.tzinfo is None:
         problems.add(name, "the date-time must carry a UTC offset (e.g. Z or +02:00)")
+        return None
+    if not in_client_range(value):
+        problems.add(name, f"the date-time {OUT_OF_RANGE}")
         return None
     return value
 
@@ -182,7 +186,9 @@ class CursorCodec:
         return hmac.new(self._key, message, hashlib.sha256).digest()[:_MAC_BYTES]
 
     def encode(self, restaurant_id: int, position: Position) -> str:
-        delta = position.occurred_at - _EPOCH
+        # a stored time may be a naive -infinity/infinity (older code): as_utc reads it as UTC,
+        # and decode() gives it back aware, which asyncpg writes as the same infinity
+        delta = as_utc(position.occurred_at) - _EPOCH
         micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
         payload = _CURSOR.pack(micros, position.call_id)
         raw = payload + self._mac(restaurant_id, payload)

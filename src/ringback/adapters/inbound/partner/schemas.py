@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from ringback.api.formats import BodyInt
+from ringback.api.inputs import InRange
 from ringback.domain.model import Outcome, TemplateType
 
 
@@ -17,8 +18,9 @@ def _date_time_string(value: object) -> object:
     return value
 
 
-# An ISO-8601 string with its offset, never a number (lax pydantic would read 0 as 1970).
-IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_date_time_string)]
+# An ISO-8601 string with its offset, never a number (lax pydantic would read 0 as 1970), within
+# the client range (SPEC §3).
+IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_date_time_string), InRange]
 
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 

@@ -6,6 +6,7 @@ import datetime as dt
 
 from ringback.adapters.inbound.telnyx.schemas import CallPayload, WebhookIn
 from ringback.adapters.outbound.db.call_lookup import KnownCall
+from ringback.api.inputs import usable_stored
 from ringback.domain.model import CallEvent, Direction, Disposition, Source
 from ringback.domain.phone import read_number
 
@@ -65,7 +66,10 @@ def to_event(
         disposition = Disposition.ANSWERED
     else:
         occurred_at = (
-            _aware(payload.start_time) or (known.occurred_at if known else None) or occurred_at
+            _aware(payload.start_time)
+            # a time older code stored outside the client range gives way to the event's own
+            or usable_stored(known.occurred_at if known else None)
+            or occurred_at
         )
         cause = (payload.hangup_cause or "").strip().lower()
         details = {"hangup_cause": cause, "hangup_source": payload.hangup_source}

@@ -36,7 +36,16 @@ async def receive(restaurant_slug: str, request: Request) -> dict[str, str]:
     try:
         body = WebhookIn.model_validate_json(raw)
     except ValidationError as error:
-        raise ApiError(400, "MALFORMED_REQUEST", "Not a Telnyx webhook payload") from error
+        # A webhook is no native API: one error, naming the fields it could not read (a date-time
+        # outside the client range among them, SPEC §3), and nothing stored.
+        details = [
+            {"field": ".".join(str(part) for part in e["loc"]), "message": e["msg"]}
+            for e in error.errors()
+            if e["loc"]
+        ]
+        raise ApiError(
+            400, "MALFORMED_REQUEST", "Not a Telnyx webhook payload", details=details or None
+        ) from error
     restaurant = restaurant_from_settings(row)
     key = mapper.session_id(body)
     if key is None:

@@ -5,9 +5,9 @@ Only what Ringback reads is declared; everything else Telnyx sends is ignored.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from pydantic import BaseModel, ConfigDict, Field
+
+from ringback.api.inputs import ClientDatetime
 
 
 class _Wire(BaseModel):
@@ -22,8 +22,8 @@ class CallPayload(_Wire):
     to: str | None = Field(default=None, max_length=256)
     direction: str | None = None
     state: str | None = None
-    start_time: dt.datetime | None = None
-    end_time: dt.datetime | None = None
+    start_time: ClientDatetime | None = None
+    end_time: ClientDatetime | None = None
     hangup_cause: str | None = None
     hangup_source: str | None = None
 
@@ -32,7 +32,7 @@ class EventData(_Wire):
     record_type: str | None = None
     event_type: str | None = None
     id: str | None = None
-    occurred_at: dt.datetime | None = None
+    occurred_at: ClientDatetime | None = None
     payload: CallPayload | None = None
 
 

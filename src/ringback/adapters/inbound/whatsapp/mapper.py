@@ -6,6 +6,7 @@ import datetime as dt
 
 from ringback.adapters.inbound.whatsapp.schemas import InboundMessage, Status, WebhookIn
 from ringback.api.formats import parse_id
+from ringback.api.inputs import in_client_range
 from ringback.domain.model import MessageStatus
 from ringback.domain.receipts import (
     REPORTABLE,
@@ -19,14 +20,16 @@ BUSINESS_ACCOUNT = "whatsapp_business_account"
 
 
 def _time(unix: str | None, received_at: dt.datetime) -> dt.datetime:
-    """Meta's timestamps are Unix seconds as strings; a missing or odd one reads as now."""
+    """Meta's timestamps are Unix seconds as strings; a missing or odd one reads as now, and so
+    does one outside the client range (SPEC §3): a batch of statuses is not refused for one."""
     seconds = parse_id(unix or "")
     if seconds is None:
         return received_at
     try:
-        return dt.datetime.fromtimestamp(seconds, dt.UTC)
+        moment = dt.datetime.fromtimestamp(seconds, dt.UTC)
     except (ValueError, OverflowError, OSError):
         return received_at
+    return moment if in_client_range(moment) else received_at
 
 
 def _receipt(status: Status, received_at: dt.datetime) -> Receipt | None:

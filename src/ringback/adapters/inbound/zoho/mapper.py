@@ -14,6 +14,7 @@ from ringback.adapters.inbound.zoho.schemas import (
     disposition_of,
 )
 from ringback.api.errors import ApiError
+from ringback.api.inputs import OUT_OF_RANGE, in_client_range
 from ringback.domain.model import CallEvent, Disposition, Source
 
 _STATE = re.compile(r"^[a-z_]{1,32}$")
@@ -62,6 +63,8 @@ def parse_start_time(value: str) -> dt.datetime:
         naive = dt.datetime.strptime(value.strip(), START_TIME_FORMAT)  # noqa: DTZ007 - GMT by spec
     except ValueError as exc:
         raise invalid_value("start_time", "expected yyyy-MM-dd HH:mm:ss (GMT)") from exc
+    if not in_client_range(naive):
+        raise invalid_value("start_time", OUT_OF_RANGE)
     return naive.replace(tzinfo=dt.UTC)
 
 
