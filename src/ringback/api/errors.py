@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Match
 
 from ringback.domain.errors import Conflict, IdempotencyConflict, NotFound
@@ -180,6 +181,10 @@ def to_api_error(error: BaseException) -> ApiError:
         return payload_too_large(too_large.limit)
     if isinstance(error, RequestValidationError):
         return _from_validation(error)
+    if isinstance(error, ClientDisconnect):
+        # The client hung up while sending its body: nobody reads this reply, and it is the
+        # client's doing, so it must not be logged as our failure.
+        return ApiError(400, "MALFORMED_REQUEST", "The client disconnected before sending the body")
     if isinstance(error, IdempotencyConflict):
         return ApiError(
             409, "IDEMPOTENCY_CONFLICT", str(error), details={"external_id": error.external_id}

@@ -46,7 +46,7 @@ async def accept_message(version: str, phone_number_id: str, request: Request) -
     """Accept the message and answer like ``POST /{version}/{phone_number_id}/messages``."""
     try:
         body = json.loads(await request.body())
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
         return _graph_error(400, "(#100) The request body is not valid JSON")
     if not isinstance(body, dict):
         return _graph_error(400, "(#100) The request body must be a JSON object")

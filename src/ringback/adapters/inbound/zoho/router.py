@@ -58,7 +58,9 @@ async def callnotify(
     request: Request, restaurant: Annotated[Restaurant, Depends(zoho_restaurant)]
 ) -> ZohoSuccess:
     """A call notification; success for every decided outcome, duplicates and skips included."""
-    fields = mapper.parse_form(await request.body(), request.url.query)
+    body = await request.body()
+    mapper.check_encoding(request.headers.get("content-type"), body)
+    fields = mapper.parse_form(body, request.url.query)
     event = mapper.to_event(fields, dt.datetime.now(dt.UTC))
     container: Container = request.app.state.container
     try:
