@@ -27,6 +27,8 @@ from tests.conftest import ADMIN_TOKEN, MakeRestaurant, Tenant, random_mobile
 pytestmark = pytest.mark.sql
 
 OPS = TokenKind.OPS
+# The dashboard's forms post from its own origin; SPEC §2 refuses a cookie-signed post without it.
+SAME_ORIGIN = {"Origin": "http://test"}
 STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 CSV_HEADER = (
     "id,source,external_id,direction,disposition,caller_phone_number,occurred_at,created_at,"
@@ -517,10 +519,10 @@ async def test_the_dashboard_cookie_signs_in_api_calls_until_logout(
     assert signin.status_code == 200
     assert 'name="token"' in signin.text
     assert "Cookie Café" not in signin.text
-    refused = await client.post("/ops/login", data={"token": "rb_ops_wrong"})
+    refused = await client.post("/ops/login", data={"token": "rb_ops_wrong"}, headers=SAME_ORIGIN)
     assert refused.status_code == 401
     assert "ringback_ops" not in refused.headers.get("set-cookie", "")
-    login = await client.post("/ops/login", data={"token": tenant.tokens[OPS]})
+    login = await client.post("/ops/login", data={"token": tenant.tokens[OPS]}, headers=SAME_ORIGIN)
     assert login.status_code == 303
     assert login.headers["location"] == "/ops"
     cookie = login.headers["set-cookie"]
@@ -535,7 +537,7 @@ async def test_the_dashboard_cookie_signs_in_api_calls_until_logout(
     assert "Cookie Café" in page.text
     listed = await client.get("/api/ops/v1/calls", cookies=jar)
     assert ids(listed) == [str(decision.call_id)]
-    await client.post("/ops/logout", cookies=jar)
+    await client.post("/ops/logout", cookies=jar, headers=SAME_ORIGIN)
     after = await client.get("/api/ops/v1/calls", cookies=jar)
     assert after.status_code == 401
     client.cookies.clear()
@@ -545,7 +547,7 @@ async def test_revoking_the_ops_token_ends_its_dashboard_sessions(
     client: httpx.AsyncClient, container: Container, make_restaurant: MakeRestaurant
 ) -> None:
     tenant = await make_restaurant()
-    login = await client.post("/ops/login", data={"token": tenant.tokens[OPS]})
+    login = await client.post("/ops/login", data={"token": tenant.tokens[OPS]}, headers=SAME_ORIGIN)
     jar = {"ringback_ops": login.cookies["ringback_ops"]}
     client.cookies.clear()
     assert (await client.get("/api/ops/v1/calls", cookies=jar)).status_code == 200
@@ -565,7 +567,7 @@ async def test_rotating_the_admin_token_ends_admin_dashboard_sessions(
     make_restaurant: MakeRestaurant,
 ) -> None:
     tenant = await make_restaurant()
-    login = await client.post("/ops/login", data={"token": ADMIN_TOKEN})
+    login = await client.post("/ops/login", data={"token": ADMIN_TOKEN}, headers=SAME_ORIGIN)
     jar = {"ringback_ops": login.cookies["ringback_ops"]}
     client.cookies.clear()
     params = {"restaurant_id": tenant.id}
@@ -581,7 +583,7 @@ async def test_admin_sign_in_offers_a_restaurant_picker(
     client: httpx.AsyncClient, make_restaurant: MakeRestaurant
 ) -> None:
     tenant = await make_restaurant(name="Picker Brasserie")
-    login = await client.post("/ops/login", data={"token": ADMIN_TOKEN})
+    login = await client.post("/ops/login", data={"token": ADMIN_TOKEN}, headers=SAME_ORIGIN)
     assert login.status_code == 303
     jar = {"ringback_ops": login.cookies["ringback_ops"]}
     client.cookies.clear()

@@ -47,6 +47,10 @@ def unauthorized(
     return ApiError(401, "UNAUTHORIZED", message, headers={"WWW-Authenticate": challenge})
 
 
+def forbidden(message: str) -> ApiError:
+    return ApiError(403, "FORBIDDEN", message)
+
+
 def not_found(message: str = "Not found") -> ApiError:
     return ApiError(404, "NOT_FOUND", message)
 

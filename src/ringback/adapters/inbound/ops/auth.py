@@ -6,6 +6,11 @@ The cookie holds a random session id (32 bytes); the database keeps only its has
 hash of the token that signed in. Every request checks that token again (an ops token must still
 be live; an admin session must match the current ``RINGBACK_ADMIN_TOKEN``), so revoking or rotating
 the token ends its sessions, and a stolen database row is no credential.
+
+A cookie is sent by the browser whoever made the page that asks, so a state-changing request signed
+by the cookie must also prove it comes from our own pages (SPEC §2): its ``Origin`` — or, when a
+browser sends none, its ``Referer`` — must be the origin the request was addressed to. A Bearer
+header is never sent by a browser on its own, so it needs no such proof.
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ import datetime as dt
 import hmac
 import secrets
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from fastapi import Request
 
 from ringback.api.auth import credential, enforce_rate_limit, is_admin_token
-from ringback.api.errors import not_found, unauthorized, validation_error
+from ringback.api.errors import ApiError, forbidden, not_found, unauthorized, validation_error
 from ringback.api.formats import parse_id
 from ringback.bootstrap import Container
 from ringback.domain.model import Restaurant, TokenKind
@@ -28,6 +34,8 @@ from ringback.settings import Settings
 SESSION_COOKIE = "ringback_ops"
 SESSION_TTL = dt.timedelta(hours=12)
 _KINDS = frozenset({TokenKind.OPS})
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +106,40 @@ async def end_session(request: Request) -> None:
         await container_of(request).ops_store.end_session(hash_token(value))
 
 
+def _origin_of(url: str) -> tuple[str, str, int] | None:
+    """Scheme, host and port of an http(s) URL, the default port made explicit; None for anything
+    else (``null``, another scheme, a malformed port)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    default = _DEFAULT_PORTS.get(parts.scheme)
+    if default is None or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname, default if port is None else port
+
+
+def same_origin(request: Request) -> bool:
+    """Whether the page that sent this request is one of ours: its ``Origin`` (else ``Referer``)
+    against the scheme, host and port the request was addressed to (the ``Host`` header; behind a
+    TLS proxy the scheme is uvicorn's trusted ``X-Forwarded-Proto``)."""
+    claimed = request.headers.get("origin")
+    if claimed is None:
+        claimed = request.headers.get("referer")
+    if claimed is None:
+        return False
+    theirs = _origin_of(claimed.strip())
+    return theirs is not None and theirs == _origin_of(str(request.url))
+
+
+def cross_site_refused() -> ApiError:
+    return forbidden(
+        "Cross-site request refused: a request signed by the dashboard cookie must come from "
+        "the dashboard's own pages (Origin)"
+    )
+
+
 async def chosen_restaurant(request: Request) -> Restaurant:
     """The admin's ``restaurant_id`` (query parameter)."""
     raw = request.query_params.get("restaurant_id")
@@ -127,6 +169,12 @@ async def ops_caller(request: Request) -> OpsCaller:
         identity = await identify_token(request, token) if token else None
     else:
         identity = await identify_session(request)
+        if (
+            identity is not None
+            and request.method not in _SAFE_METHODS
+            and not same_origin(request)
+        ):
+            raise cross_site_refused()
     if identity is None:
         raise unauthorized()
     enforce_rate_limit(

@@ -19,6 +19,7 @@ from ringback.adapters.inbound.ops.auth import (
     end_session,
     identify_session,
     identify_token,
+    same_origin,
     start_session,
 )
 from ringback.api.errors import not_found
@@ -41,11 +42,16 @@ SECURITY_HEADERS = {
     ),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not "no-referrer": under it a browser sends ``Origin: null`` with our own forms, which the
+    # cross-site check must refuse; "same-origin" still tells other sites nothing.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 
 router = APIRouter(include_in_schema=False)
+_FORM = "application/x-www-form-urlencoded"
+# The page's form has one field; a few more (a browser extension's) are tolerated, a flood is not.
+_MAX_SIGNIN_FIELDS = 10
 
 
 def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -87,11 +93,38 @@ async def dashboard(request: Request) -> Response:
     )
 
 
+def _cross_site() -> HTMLResponse:
+    return _page(
+        "signin.html",
+        status=403,
+        error="That request did not come from this page. Open the dashboard and try again.",
+    )
+
+
+def _signin_token(request: Request, body: bytes) -> str | None:
+    """The form's one ``token`` field; None when the form cannot be read that way (another
+    encoding, not UTF-8, too many fields, the field twice)."""
+    media_type = request.headers.get("content-type", _FORM).partition(";")[0].strip().lower()
+    if media_type != _FORM:
+        return None
+    try:
+        form = parse_qs(
+            body.decode("utf-8"), keep_blank_values=True, max_num_fields=_MAX_SIGNIN_FIELDS
+        )
+    except ValueError:  # UnicodeDecodeError too
+        return None
+    tokens = form.get("token", [""])
+    return tokens[0].strip() if len(tokens) == 1 else None
+
+
 @router.post("/ops/login")
 async def login(request: Request) -> Response:
     """Form field ``token`` (an ops or the admin token) → 303 to ``/ops`` with the cookie."""
-    form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=10)
-    token = (form.get("token") or [""])[0].strip()
+    if not same_origin(request):
+        return _cross_site()
+    token = _signin_token(request, await request.body())
+    if token is None:
+        return _page("signin.html", status=400, error="The sign-in form could not be read.")
     identity = await identify_token(request, token) if 0 < len(token) <= 512 else None
     if identity is None:
         return _page("signin.html", status=401, error="That token was not recognised.")
@@ -111,6 +144,8 @@ async def login(request: Request) -> Response:
 
 @router.post("/ops/logout")
 async def logout(request: Request) -> Response:
+    if not same_origin(request):
+        return _cross_site()
     await end_session(request)
     reply = RedirectResponse("/ops", status_code=303, headers={"Cache-Control": "no-store"})
     reply.delete_cookie(
