@@ -16,6 +16,7 @@ from ringback.adapters.inbound.telnyx.router import router as telnyx_router
 from ringback.adapters.inbound.whatsapp.router import router as whatsapp_router
 from ringback.adapters.inbound.zoho.router import router as zoho_router
 from ringback.api.errors import install_error_handlers
+from ringback.api.head import HeadAsGetMiddleware
 from ringback.api.health import router as health_router
 from ringback.api.metrics import HttpMetricsMiddleware, PrometheusMetrics
 from ringback.api.metrics import router as metrics_router
@@ -66,6 +67,7 @@ def create_app(
         app.state.container = container
     install_error_handlers(app)
     document_native_errors(app)
+    app.add_middleware(HeadAsGetMiddleware)  # innermost: the routes see GET
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware, metrics=http_metrics, router_app=app)
     app.include_router(health_router)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from http import HTTPMethod
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
-from starlette.routing import BaseRoute, Match
+from starlette.routing import Match
 
 from ringback.domain.errors import Conflict, IdempotencyConflict, NotFound
 
@@ -230,11 +231,28 @@ def log_failure(request: Request, api_error: ApiError, error: BaseException) -> 
 
 
 def _allowed_methods(request: Request) -> str:
-    """Every method of every route on this path (Starlette names only the first route's)."""
+    """Every method some route serves on this path, for the ``Allow`` of a 405 (RFC 9110).
+
+    Starlette names only the first matching route's methods, and a walk of ``app.routes`` reading
+    each route's ``methods`` finds none in the installed FastAPI, which nests every included router
+    in a route of its own. So each method is put to the routes through their own matching, which
+    answers FULL for a path and method served, however the routes are nested.
+    """
+    scope = request.scope
+    root_path = scope.get("app_root_path", scope.get("root_path", ""))
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, BaseRoute) and route.matches(request.scope)[0] is not Match.NONE:
-            methods.update(getattr(route, "methods", None) or ())
+    for method in HTTPMethod:
+        probe = {
+            "type": "http",
+            "method": method.value,
+            "path": scope["path"],
+            "root_path": root_path,
+            "headers": scope.get("headers", []),
+        }
+        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
+            methods.add(method.value)
+    if "GET" in methods:
+        methods.add("HEAD")  # HeadAsGetMiddleware answers HEAD wherever GET is served
     return ", ".join(sorted(methods))
 
 
