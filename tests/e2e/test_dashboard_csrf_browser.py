@@ -181,3 +181,22 @@ async def test_the_dashboard_acts_from_its_own_pages_and_a_sibling_origin_cannot
 async def _not_failed(container: Container, message_id: int | None) -> bool:
     assert message_id is not None
     return await message_status(container, message_id) != "failed"
+
+
+async def test_behind_a_tls_proxy_the_forwarded_scheme_is_part_of_the_own_origin(
+    server_url: str,  # noqa: F811 - the shared fixture
+    make_restaurant: MakeRestaurant,
+) -> None:
+    """uvicorn trusts ``X-Forwarded-Proto`` from loopback: the proxy's https is the origin."""
+    tenant = await make_restaurant()
+    form = {"token": tenant.tokens[TokenKind.OPS]}
+    proxied = {"X-Forwarded-Proto": "https"}
+    host = server_url.removeprefix("http://")
+    async with httpx.AsyncClient(base_url=server_url, timeout=WAIT_MS / 1000) as http:
+        plain = await http.post("/ops/login", data=form, headers={**proxied, "Origin": server_url})
+        tls = await http.post(
+            "/ops/login", data=form, headers={**proxied, "Origin": f"https://{host}"}
+        )
+    assert plain.status_code == 403
+    assert tls.status_code == 303
+    assert "Secure" in tls.headers["set-cookie"]

@@ -25,7 +25,7 @@ class NativeErrorDetail(BaseModel):
 class NativeErrorBody(BaseModel):
     code: str = Field(
         examples=["VALIDATION_ERROR"],
-        description="VALIDATION_ERROR, MALFORMED_REQUEST, UNAUTHORIZED, NOT_FOUND, "
+        description="VALIDATION_ERROR, MALFORMED_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, "
         "METHOD_NOT_ALLOWED, IDEMPOTENCY_CONFLICT, CONFLICT, PAYLOAD_TOO_LARGE, RATE_LIMITED, "
         "UNAVAILABLE, INTERNAL",
     )
@@ -42,7 +42,8 @@ class NativeError(BaseModel):
 
 _REF = "#/components/schemas/NativeError"
 _DEFAULT = {
-    "description": "Error envelope: 400 MALFORMED_REQUEST, 401 UNAUTHORIZED, 404 NOT_FOUND, "
+    "description": "Error envelope: 400 MALFORMED_REQUEST, 401 UNAUTHORIZED, 403 FORBIDDEN "
+    "(a dashboard-cookie change from another origin), 404 NOT_FOUND, "
     "409 CONFLICT or IDEMPOTENCY_CONFLICT, 413 PAYLOAD_TOO_LARGE, 422 VALIDATION_ERROR, "
     "429 RATE_LIMITED (with Retry-After), 503 UNAVAILABLE (with Retry-After), 500 INTERNAL",
     "content": {"application/json": {"schema": {"$ref": _REF}}},
