@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 
 class Source(StrEnum):
@@ -23,6 +23,20 @@ class Disposition(StrEnum):
     MISSED = "missed"
     ANSWERED = "answered"
     OTHER = "other"
+
+
+class TimeRank(IntEnum):
+    """How surely a notification knows when its call happened. The notifications of one call
+    replace its time only with one ranked at least as high — equal only while the call is open
+    (neither decided nor answered) — so the call keeps the time SPEC §3 names, in any order."""
+
+    RECEIVED = 0
+    """Not a time the source states for the call: when the notification came, or the time of a
+    later stage of the call (an answer)."""
+    STATED = 1
+    """The time the source gives for the call (Zoho's ``start_time``, Telnyx ``call.initiated``)."""
+    FINAL = 2
+    """The time SPEC §3 puts above every other (a Telnyx hangup's ``start_time``)."""
 
 
 class Outcome(StrEnum):
@@ -133,6 +147,8 @@ class CallEvent:
     details: dict[str, object] | None = None
     recovers_call_id: int | None = None
     """An answered call that also recovers this call, whatever its age (CCAI callbacks)."""
+    time_rank: TimeRank = TimeRank.RECEIVED
+    """How surely ``occurred_at`` is the call's time (see ``TimeRank``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ import datetime as dt
 from ringback.adapters.inbound.telnyx.schemas import CallPayload, WebhookIn
 from ringback.adapters.outbound.db.call_lookup import KnownCall
 from ringback.api.inputs import usable_stored
-from ringback.domain.model import CallEvent, Direction, Disposition, Source
+from ringback.domain.model import CallEvent, Direction, Disposition, Source, TimeRank
 from ringback.domain.phone import read_number
 
 INITIATED = "call.initiated"
@@ -59,12 +59,19 @@ def to_event(
     if known is not None and read_number(number, region).display != known.caller_phone_number:
         return None
     occurred_at = _aware(body.data.occurred_at) or received_at
+    # SPEC §3: the hangup's start_time, else call.initiated's time; an answer's time (which is
+    # also when it was answered) only until one of those arrives, in whatever order they come
+    rank = TimeRank.RECEIVED
     details: dict[str, object] | None = None
     if kind == INITIATED:
         disposition = Disposition.OTHER
+        if body.data.occurred_at is not None:
+            rank = TimeRank.STATED
     elif kind == ANSWERED:
         disposition = Disposition.ANSWERED
     else:
+        if payload.start_time is not None:
+            rank = TimeRank.FINAL
         occurred_at = (
             _aware(payload.start_time)
             # a time older code stored outside the client range gives way to the event's own
@@ -87,4 +94,5 @@ def to_event(
         raw_number=number,
         occurred_at=occurred_at,
         details=details,
+        time_rank=rank,
     )

@@ -15,7 +15,7 @@ from ringback.adapters.inbound.zoho.schemas import (
 )
 from ringback.api.errors import ApiError
 from ringback.api.inputs import OUT_OF_RANGE, in_client_range
-from ringback.domain.model import CallEvent, Disposition, Source
+from ringback.domain.model import CallEvent, Disposition, Source, TimeRank
 
 _STATE = re.compile(r"^[a-z_]{1,32}$")
 _UNENCODED_PLUS = re.compile(r"^ (?=[1-9])")  # country codes never start with 0
@@ -111,6 +111,9 @@ def to_event(fields: dict[str, str], received_at: dt.datetime) -> CallEvent:
         occurred_at=occurred_at,
         forced_outcome=FORCED.get(state) if call_type == "dialed" else None,
         details=details,
+        # SPEC §3: the call's time is its start_time, which a notification without one (the
+        # time it was received stands in) must not replace
+        time_rank=TimeRank.STATED if "start_time" in present else TimeRank.RECEIVED,
     )
 
 

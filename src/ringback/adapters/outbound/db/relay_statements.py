@@ -27,6 +27,7 @@ from sqlalchemy import (
     DateTime,
     Integer,
     Select,
+    SmallInteger,
     Text,
     bindparam,
     case,
@@ -81,11 +82,18 @@ def _on_conflict_keep_decision(
 ) -> PgInsert:
     """Later notifications of a ``(restaurant, source, external_id)`` update its row; the decision
     and ``decision_columns`` only while the call is open — never decided and never answered (a
-    late or out-of-order report of an answered call does not decide it). The call's time follows
-    the notification that closes it (SPEC §3: a Telnyx hangup's ``start_time`` over the time of
-    ``call.initiated``), so the row keeps the time the decision used."""
+    late or out-of-order report of an answered call does not decide it).
+
+    The call's time is replaced only by a surer one (``TimeRank``: a higher rank, or the same
+    rank while the call is open), so it ends up the time SPEC §3 names whatever the order of the
+    notifications (a Telnyx hangup's ``start_time`` over ``call.initiated``'s time, over an
+    answer's); never once decided, so the row keeps the time the decision used."""
     open_call = call.c.decision_token.is_(None) & call.c.answered_at.is_(None)
-    gated = ("disposition", "occurred_at", "decision_token", "decided_at", *decision_columns)
+    new_rank, rank = new.excluded.occurred_at_rank, call.c.occurred_at_rank
+    surer_time = call.c.decision_token.is_(None) & (
+        (new_rank > rank) | ((new_rank == rank) & call.c.answered_at.is_(None))
+    )
+    gated = ("disposition", "decision_token", "decided_at", *decision_columns)
     return new.on_conflict_do_update(
         index_elements=[call.c.restaurant_id, call.c.source, call.c.external_id],
         set_={
@@ -96,6 +104,10 @@ def _on_conflict_keep_decision(
             "answered_at": func.coalesce(call.c.answered_at, new.excluded.answered_at),
             "details": call.c.details.op("||")(new.excluded.details),
             **{c: case((open_call, new.excluded[c]), else_=call.c[c]) for c in gated},
+            **{
+                c: case((surer_time, new.excluded[c]), else_=call.c[c])
+                for c in ("occurred_at", "occurred_at_rank")
+            },
             **(also or {}),
         },
     )
@@ -111,6 +123,7 @@ def _record_call_statement() -> ReturningInsert[Any]:
         caller_raw=bindparam("p_caller_raw"),
         caller_phone_number=bindparam("p_caller_phone_number"),
         occurred_at=bindparam("p_occurred_at", type_=_TS),
+        occurred_at_rank=bindparam("p_occurred_at_rank", type_=SmallInteger),
         details=bindparam("p_details", type_=JSONB),
         answered_at=bindparam("p_answered_at", type_=_TS),
         customer_id=bindparam("p_customer_id", type_=BigInteger),
@@ -240,6 +253,7 @@ def _decide_call_statement(*, enqueue: bool) -> Select[Any]:
         bindparam("p_caller_raw", type_=Text),
         bindparam("p_caller_phone_number", type_=Text),
         bindparam("p_occurred_at", type_=_TS),
+        bindparam("p_occurred_at_rank", type_=SmallInteger),
         bindparam("p_details", type_=JSONB),
         token,
         bindparam("p_decided_at", type_=_TS),
@@ -254,8 +268,8 @@ def _decide_call_statement(*, enqueue: bool) -> Select[Any]:
     new = pg_insert(call).from_select(
         [
             "restaurant_id", "source", "external_id", "direction", "disposition", "caller_raw",
-            "caller_phone_number", "occurred_at", "details", "decision_token", "decided_at",
-            "outcome", "customer_id", "reservation_id", "template_type",
+            "caller_phone_number", "occurred_at", "occurred_at_rank", "details", "decision_token",
+            "decided_at", "outcome", "customer_id", "reservation_id", "template_type",
         ],
         values,
     )  # fmt: skip

@@ -47,6 +47,7 @@ def _call_params(
         "p_caller_raw": event.raw_number,
         "p_caller_phone_number": caller_phone_number,
         "p_occurred_at": event.occurred_at,
+        "p_occurred_at_rank": int(event.time_rank),
         "p_details": event.details or {},
         "p_decision_token": claim,
         "p_decided_at": dt.datetime.now(dt.UTC) if claim else None,

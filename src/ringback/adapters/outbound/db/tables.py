@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     Table,
     Text,
     UniqueConstraint,
@@ -161,6 +162,10 @@ class CallRow(Base):
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"))
     reservation_id: Mapped[int | None] = mapped_column(ForeignKey("reservation.id"))
     occurred_at: Mapped[dt.datetime] = mapped_column(TZ, nullable=False)
+    # the TimeRank of occurred_at: a later notification replaces it only with a surer time
+    occurred_at_rank: Mapped[int] = mapped_column(
+        SmallInteger, nullable=False, server_default=text("0")
+    )
     decision_token: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     decided_at: Mapped[dt.datetime | None] = mapped_column(TZ)
     outcome: Mapped[str | None] = mapped_column(Text)
