@@ -134,6 +134,20 @@ def test_credentials_are_redacted_from_messages_extras_and_tracebacks(
         assert REDACTED in events[1]["exception"]
 
 
+@pytest.mark.usefixtures("logged")
+@pytest.mark.parametrize("log_format", ["console", "json"])
+def test_a_password_in_a_url_is_redacted(
+    capsys: pytest.CaptureFixture[str], log_format: str
+) -> None:
+    configure_logging(log_format)  # type: ignore[arg-type]
+    logging.getLogger("ringback.test").error(
+        "cannot reach %s", "postgresql+asyncpg://ringback:db-pass-Xy7@db.internal:5432/ringback"
+    )
+    line = capsys.readouterr().err
+    assert "db-pass-Xy7" not in line
+    assert "postgresql+asyncpg://ringback:[REDACTED]@db.internal:5432/ringback" in line
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -60,6 +60,8 @@ _HEADER = re.compile(
     r"(['\"]\s*,\s*b?['\"]|['\"]?\s*[:=]\s*(?:b?['\"])?)"
     r"[^\r\n'\"]+"
 )
+# The password of a URL's userinfo (``postgresql://user:password@host/db``).
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^/\s:@]*:)[^@\s/]+@", re.IGNORECASE)
 _OUR_TOKEN = re.compile(r"\b(rb_(?:partner|zoho|ccai|ops)_)[A-Za-z0-9_\-]+")
 
 
@@ -76,11 +78,12 @@ def _redact_pair(match: re.Match[str]) -> str:
 
 def redact(text: str) -> str:
     """``text`` without secrets: secret-named ``name=value`` pairs, ``Authorization`` and cookie
-    header values, credentials after ``Bearer`` or ``Zoho-oauthtoken``, and Ringback's own
-    tokens, wherever they appear."""
+    header values, credentials after ``Bearer`` or ``Zoho-oauthtoken``, passwords in URLs and
+    Ringback's own tokens, wherever they appear."""
     if "=" in text:
         text = _PAIR.sub(_redact_pair, text)
     text = _HEADER.sub(rf"\1\2{REDACTED}", text)
+    text = _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
     text = _CREDENTIAL.sub(rf"\1\2{REDACTED}", text)
     return _OUR_TOKEN.sub(rf"\1{REDACTED}", text)
 
