@@ -29,6 +29,7 @@ from ringback.domain.model import Restaurant, TokenKind
 from ringback.domain.tenancy import mint_token, restaurant_from_settings
 from ringback.settings import Settings
 from tests.databases import fresh_database
+from tests.waits import SLOW_MACHINE_SECONDS
 
 GRAPH_BASE = "https://graph.test/v21.0"
 ADMIN_TOKEN = "admin-token-for-tests-0123456789abcdef"
@@ -57,7 +58,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "database_url": database_url,
         "admin_token": ADMIN_TOKEN,
         "whatsapp_api_base_url": GRAPH_BASE,
-        "inline_dispatch_timeout": 2.0,
+        # a reply says SENT when the send is done within this: a deadline only a hang reaches
+        # (tests of the deadline itself set their own)
+        "inline_dispatch_timeout": SLOW_MACHINE_SECONDS,
         "rate_limit_per_second": 0,
         "retry_base_seconds": 0.05,
         "lease_seconds": 2,

@@ -37,6 +37,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.waits import SLOW_MACHINE_SECONDS
+
 ReplyKind = Literal["ok", "http_error", "graph_error", "hang"]
 
 
@@ -106,7 +108,7 @@ class FakeGraph:
         """What ``WHATSAPP_API_BASE_URL`` should be, e.g. ``http://127.0.0.1:PORT/v21.0``."""
         return f"{self.origin}/{self.version}"
 
-    def start(self, timeout: float = 10.0) -> FakeGraph:
+    def start(self, timeout: float = SLOW_MACHINE_SECONDS) -> FakeGraph:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self._host, self._port))
@@ -193,7 +195,9 @@ class FakeGraph:
         digits = to.lstrip("+")
         return [r for r in self.requests if r.to == digits]
 
-    def wait_for_requests(self, count: int, timeout: float = 10.0) -> list[GraphRequest]:
+    def wait_for_requests(
+        self, count: int, timeout: float = SLOW_MACHINE_SECONDS
+    ) -> list[GraphRequest]:
         """Block until at least ``count`` requests arrived; raises TimeoutError otherwise."""
         with self._lock:
             if not self._lock.wait_for(lambda: len(self._requests) >= count, timeout):

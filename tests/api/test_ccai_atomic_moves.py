@@ -16,6 +16,7 @@ from ringback.settings import Settings
 from tests.api.ccai_support import created, inbound_body, make_ccai_restaurant, move, moved
 from tests.api.conftest import sent_bodies
 from tests.conftest import MakeRestaurant, random_mobile
+from tests.waits import SLOW_MACHINE_SECONDS
 
 pytestmark = pytest.mark.sql
 
@@ -51,7 +52,8 @@ async def test_a_failed_decision_leaves_the_call_unmoved_and_the_retry_sends_one
     graph: respx.MockRouter,
 ) -> None:
     flaky = FailingFirstCommit(container)
-    relay = RelayService(flaky, container.dispatcher, inline_timeout=2.0)
+    # the reply says SENT only if the send finishes within the deadline: one only a hang reaches
+    relay = RelayService(flaky, container.dispatcher, inline_timeout=SLOW_MACHINE_SECONDS)
     app = create_app(
         settings.model_copy(update={"ccai_rate_limit_per_second": 0}),
         dataclasses.replace(container, relay=relay),

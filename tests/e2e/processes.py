@@ -20,6 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.waits import SLOW_MACHINE_SECONDS
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -49,12 +51,14 @@ def spawn(args: list[str], env: Mapping[str, str], log: Path) -> Process:
 
 
 def stop(process: Process) -> bool:
-    """SIGTERM, then SIGKILL after 15 s; True when it stopped on SIGTERM (or had already)."""
+    """SIGTERM, then SIGKILL if it has not stopped after SLOW_MACHINE_SECONDS (a graceful
+    shutdown on a loaded machine is slow, not stuck); True when it stopped on SIGTERM (or had
+    already)."""
     if process.popen.poll() is not None:
         return True
     process.popen.send_signal(signal.SIGTERM)
     try:
-        process.popen.wait(timeout=15)
+        process.popen.wait(timeout=SLOW_MACHINE_SECONDS)
     except subprocess.TimeoutExpired:
         process.popen.kill()
         process.popen.wait()
@@ -69,8 +73,9 @@ class Server:
 
 
 async def wait_until_serving(url: str, process: Process, path: str = "/healthz") -> None:
-    deadline = time.monotonic() + 30
-    async with httpx.AsyncClient() as http:
+    # a server starting on a loaded machine (imports, migrations check, pool) is slow, not dead
+    deadline = time.monotonic() + SLOW_MACHINE_SECONDS
+    async with httpx.AsyncClient(timeout=SLOW_MACHINE_SECONDS) as http:
         while True:
             with contextlib.suppress(httpx.TransportError):
                 if (await http.get(f"{url}{path}")).status_code == 200:

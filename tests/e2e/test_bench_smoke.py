@@ -74,3 +74,26 @@ def test_load_bench_runs_all_three_apps_and_every_report_sent_exactly_one_messag
     rows = json.loads(next(line for line in lines if line.startswith("rows: "))[len("rows: ") :])
     assert rows["calls"] > 0
     assert rows["messages"] == rows["calls"] == rows["graph_accepted"]
+
+
+def test_batch_put_bench_times_every_kind_of_put_at_smoke_size(pg_server_url: str) -> None:
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.batch_put", "--items", "200", "--runs", "1"],
+        cwd=root,
+        env={**os.environ, "BENCH_DATABASE_URL": pg_server_url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "200 items per PUT" in out
+    for figure in (
+        "PUT customers, all new",
+        "PUT customers, all updated",
+        "PUT reservations, all new (customers too)",
+        "PUT reservations, all updated",
+    ):
+        assert figure in out, figure

@@ -8,6 +8,7 @@ import os
 import shlex
 import shutil
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from ringback.bootstrap import Container
 from ringback.domain.model import TokenKind
 from tests.e2e.processes import free_port
+from tests.waits import SLOW_MACHINE_SECONDS
 
 pytestmark = pytest.mark.e2e
 
@@ -54,7 +56,8 @@ async def ringback(database_url: str, cwd: Path, *args: str) -> Ran:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    # a command imports the app and may run migrations: minutes, not seconds, on a loaded machine
+    out, err = await asyncio.wait_for(process.communicate(), timeout=SLOW_MACHINE_SECONDS)
     assert process.returncode is not None
     return Ran(process.returncode, out.decode(), err.decode())
 
@@ -212,20 +215,23 @@ async def sandbox_server(database_url: str, tmp_path: Path) -> AsyncIterator[str
         stderr=asyncio.subprocess.DEVNULL,
     )
     try:
-        async with httpx.AsyncClient(base_url=base) as http:
-            for _ in range(200):
+        deadline = time.monotonic() + SLOW_MACHINE_SECONDS
+        async with httpx.AsyncClient(base_url=base, timeout=SLOW_MACHINE_SECONDS) as http:
+            while True:
                 try:
                     if (await http.get("/healthz")).status_code == 200:
                         break
                 except httpx.TransportError:
                     pass
+                if server.returncode is not None or time.monotonic() > deadline:
+                    pytest.fail(
+                        f"ringback serve did not answer /healthz in {SLOW_MACHINE_SECONDS:g} s"
+                    )
                 await asyncio.sleep(0.05)
-            else:
-                pytest.fail("ringback serve did not answer /healthz within 10 s")
         yield base
     finally:
         server.terminate()
-        await asyncio.wait_for(server.wait(), timeout=15)
+        await asyncio.wait_for(server.wait(), timeout=SLOW_MACHINE_SECONDS)
 
 
 async def test_the_curl_printed_by_demo_sends_through_the_sandbox(
@@ -240,7 +246,7 @@ async def test_the_curl_printed_by_demo_sends_through_the_sandbox(
     curl = await asyncio.create_subprocess_exec(
         *shlex.split(demo["curl"]), stdout=asyncio.subprocess.PIPE
     )
-    out, _ = await asyncio.wait_for(curl.communicate(), timeout=30)
+    out, _ = await asyncio.wait_for(curl.communicate(), timeout=SLOW_MACHINE_SECONDS)
 
     reply = json.loads(out)["data"]
     assert reply["outcome"] == "SENT"

@@ -28,6 +28,7 @@ from tests.conftest import GRAPH_BASE, MakeRestaurant, Tenant, random_mobile
 from tests.e2e.processes import running_server
 from tests.fakegraph import FakeGraph
 from tests.graphmock import GRAPH_MOCKER
+from tests.waits import SLOW_MACHINE_SECONDS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sql]
 
@@ -145,6 +146,10 @@ async def test_manager_signs_in_sees_calls_filters_and_opens_a_timeline(
         )
         try:
             page = await browser.new_page(viewport={"width": 1440, "height": 1100})
+            # the browser, the server process and PostgreSQL may share a busy 2-core machine:
+            # every wait (actions and assertions alike) is one only a hang reaches
+            page.set_default_timeout(SLOW_MACHINE_SECONDS * 1000)
+            expect.set_options(timeout=SLOW_MACHINE_SECONDS * 1000)
             await page.goto(f"{server_url}/ops")
             await expect(page.locator("h1")).to_contain_text("missed call")
             await page.fill("input[name=token]", tenant.tokens[TokenKind.OPS])

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.e2e.processes import running_server, stop
+from tests.waits import SLOW_MACHINE_SECONDS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sql]
 
@@ -20,7 +21,7 @@ async def test_json_logs_carry_the_request_id_on_every_line_of_a_request(
     env = {**os.environ, "DATABASE_URL": database_url, "RINGBACK_LOG_FORMAT": "json"}
     log = tmp_path / "serve.log"
     async with running_server(env, log, "--no-worker") as server:
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(timeout=SLOW_MACHINE_SECONDS) as http:
             reply = await http.post(
                 f"{server.url}/api/partner/v1/missed-calls",
                 json={},

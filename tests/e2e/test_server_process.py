@@ -13,6 +13,7 @@ from ringback.domain.model import TokenKind
 from tests.conftest import MakeRestaurant, Tenant, random_mobile
 from tests.e2e.processes import Server, running_server, stop
 from tests.fakegraph import FakeGraph
+from tests.waits import SLOW_MACHINE_SECONDS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sql]
 
@@ -32,7 +33,9 @@ async def server(
         "DATABASE_URL": database_url,
         "WHATSAPP_API_BASE_URL": fake_graph.base_url,
         "RINGBACK_RATE_LIMIT_PER_SECOND": "0",
-        "RINGBACK_INLINE_DISPATCH_TIMEOUT": "10",
+        # a reply tells the send's result when the send is done within this: a deadline only a
+        # hang reaches, on however loaded a machine
+        "RINGBACK_INLINE_DISPATCH_TIMEOUT": str(SLOW_MACHINE_SECONDS),
         "RINGBACK_RETRY_BASE_SECONDS": "0.2",
         "RINGBACK_WORKER_POLL_SECONDS": "0.1",
         "RINGBACK_ADMIN_TOKEN": "e2e-admin-token-0123456789",
@@ -44,7 +47,7 @@ async def server(
 
 
 async def report(server: Server, tenant: Tenant, **body: str) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=server.url) as http:
+    async with httpx.AsyncClient(base_url=server.url, timeout=SLOW_MACHINE_SECONDS) as http:
         return await http.post("/api/partner/v1/missed-calls", json=body, headers=tenant.auth())
 
 
@@ -76,7 +79,7 @@ async def test_worker_in_the_server_process_retries_a_transient_failure(
     fake_graph.fail_next(1, status=500)
     reply = await report(server, tenant, caller_phone_number=number)
     assert reply.json()["data"]["outcome"] == "QUEUED"
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + SLOW_MACHINE_SECONDS
     while len(fake_graph.requests_to(number.lstrip("+"))) < 2:
         assert time.monotonic() < deadline, "the worker never retried"
         time.sleep(0.05)
@@ -85,7 +88,7 @@ async def test_worker_in_the_server_process_retries_a_transient_failure(
 
 
 async def test_server_process_is_ready_and_answers_errors_in_the_envelope(server: Server) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as http:
+    async with httpx.AsyncClient(base_url=server.url, timeout=SLOW_MACHINE_SECONDS) as http:
         ready = await http.get("/readyz")
         unauthorized = await http.post("/api/partner/v1/missed-calls", json={})
         openapi = await http.get("/openapi.json")
@@ -104,7 +107,7 @@ async def test_zoho_callnotify_over_a_real_socket_reads_an_unencoded_plus(
     body = (
         f"type=received&state=missed&id=e2e-z1&from={number}&to=%2B33140000000&start_time={started}"
     )
-    async with httpx.AsyncClient(base_url=server.url) as http:
+    async with httpx.AsyncClient(base_url=server.url, timeout=SLOW_MACHINE_SECONDS) as http:
         reply = await http.post(
             "/phonebridge/v3/callnotify",
             content=body,

@@ -23,7 +23,7 @@ import httpx
 import pytest
 import respx
 from sqlalchemy import Row, func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ringback.adapters.outbound.db.engine import build_engine
 from ringback.adapters.outbound.db.outbox import LEASE_EXPIRED, SqlOutbox
@@ -46,12 +46,14 @@ from ringback.service.relay import utc_now
 from tests.conftest import GRAPH_BASE, MakeRestaurant, Tenant, make_settings
 from tests.fakegraph import FakeGraph
 from tests.graphmock import GRAPH_MOCKER, graph_error
+from tests.waits import SLOW_MACHINE_SECONDS
 
 pytestmark = pytest.mark.sql
 
 MakeContainer = Callable[..., Awaitable[Container]]
-Step = httpx.Response | Exception | float
-"""A scripted Graph answer: a reply, an exception to raise, or seconds to wait before accepting."""
+Step = httpx.Response | Exception | float | asyncio.Event
+"""A scripted Graph answer: a reply, an exception to raise, seconds to wait before accepting, or
+an event the test sets to let it accept (an order of things that no machine's speed changes)."""
 
 _wamids = itertools.count(1)
 
@@ -97,7 +99,9 @@ class ScriptedGraph:
             raise step
         if isinstance(step, httpx.Response):
             return step
-        if step:
+        if isinstance(step, asyncio.Event):
+            await step.wait()
+        elif step:
             await asyncio.sleep(step)
         return accepted(to)
 
@@ -198,7 +202,10 @@ async def timeline(engine: AsyncEngine, message_id: int) -> list[tuple[str, int,
 
 
 async def drive_until_settled(
-    dispatcher: Dispatcher, engine: AsyncEngine, message_id: int, timeout: float = 10.0
+    dispatcher: Dispatcher,
+    engine: AsyncEngine,
+    message_id: int,
+    timeout: float = SLOW_MACHINE_SECONDS,
 ) -> Row[Any]:
     """Run the dispatcher like a worker until the message is sent or failed."""
     deadline = time.monotonic() + timeout
@@ -545,20 +552,19 @@ async def test_inline_attempt_gives_up_waiting_at_its_deadline_and_finishes_in_t
 ) -> None:
     container = await make_container(inline_dispatch_timeout=0.1)
     (number,) = mobile_numbers(1)
-    graph.then(number, 0.6)  # the provider answers after 0.6 s
+    answer = asyncio.Event()
+    graph.then(number, answer)  # the provider answers only once the reply is in
 
-    started = time.monotonic()
     decision = await report(container, tenant, number)
-    waited = time.monotonic() - started
 
     assert decision.outcome is Outcome.QUEUED
     assert decision.message_id is not None
-    assert waited < 0.4
     row = await message_row(container.engine, decision.message_id)
     assert row.status == MessageStatus.SENDING.value  # written leased to the request
     assert row.provider_message_id is None
 
-    await container.dispatcher.drain(5)
+    answer.set()
+    await container.dispatcher.drain(SLOW_MACHINE_SECONDS)
 
     row = await message_row(container.engine, decision.message_id)
     assert row.status == MessageStatus.SENT.value
@@ -571,34 +577,27 @@ async def test_inline_attempt_gives_up_waiting_at_its_deadline_and_finishes_in_t
 
 
 class SenderThatDelaysTheRecord:
-    """Accepts every message at once, but first locks its call row for ``hold`` seconds from
-    another connection, so the move that records the send (and the reply's outcome) waits."""
+    """Accepts every message at once, but first locks its call row in a transaction the test
+    opened beforehand (so the lock is quick to take) and ends when it likes, so the move that
+    records the send (and the reply's outcome) waits for the test."""
 
-    def __init__(self, engine: AsyncEngine, hold: float) -> None:
-        self.engine = engine
-        self.hold = hold
-        self.holders: list[asyncio.Task[None]] = []
+    def __init__(self) -> None:
+        self.holder: AsyncConnection | None = None
+        self.locked = asyncio.Event()
 
     async def send(self, message: ClaimedMessage) -> SendResult:
-        locked = asyncio.Event()
-
-        async def hold_call_row() -> None:
-            async with self.engine.begin() as conn:
-                await conn.execute(
-                    select(call.c.id)
-                    .where(
-                        call.c.id
-                        == select(message_table.c.call_id)
-                        .where(message_table.c.id == message.id)
-                        .scalar_subquery()
-                    )
-                    .with_for_update()
-                )
-                locked.set()
-                await asyncio.sleep(self.hold)
-
-        self.holders.append(asyncio.create_task(hold_call_row()))
-        await locked.wait()
+        assert self.holder is not None
+        await self.holder.execute(
+            select(call.c.id)
+            .where(
+                call.c.id
+                == select(message_table.c.call_id)
+                .where(message_table.c.id == message.id)
+                .scalar_subquery()
+            )
+            .with_for_update()
+        )
+        self.locked.set()
         return SendResult(provider_message_id=f"wamid.held{message.id}")
 
 
@@ -607,19 +606,31 @@ async def test_a_deadline_passing_while_the_send_is_recorded_waits_and_replies_w
 ) -> None:
     """The reply's outcome is written with the message's move: a request whose deadline passes
     once that move is under way waits for it, so the stored outcome is the one replied."""
+    # long enough for the sender to take its lock on a loaded machine (from a transaction
+    # already open): the deadline must pass once the move is under way, not before
+    deadline = 1.0
     engine = build_engine(make_settings(database_url))
-    sender = SenderThatDelaysTheRecord(engine, hold=0.4)
+    sender = SenderThatDelaysTheRecord()
     container = await build_container(
-        make_settings(database_url, inline_dispatch_timeout=0.1), start_worker=False, sender=sender
+        make_settings(database_url, inline_dispatch_timeout=deadline),
+        start_worker=False,
+        sender=sender,
     )
     try:
         (number,) = mobile_numbers(1)
-        started = time.monotonic()
-        decision = await report(container, tenant, number)
-        waited = time.monotonic() - started
+        async with engine.connect() as holder:
+            await holder.execute(select(1))  # the transaction begins
+            sender.holder = holder
+            reporting = asyncio.create_task(report(container, tenant, number))
+            await asyncio.wait_for(sender.locked.wait(), SLOW_MACHINE_SECONDS)
+            # the deadline counts from before the send: past this sleep it has passed, with the
+            # move that records the send waiting for the lock
+            await asyncio.sleep(deadline)
+            assert not reporting.done()  # the request waits for the move under way
+            await holder.rollback()
+        decision = await asyncio.wait_for(reporting, SLOW_MACHINE_SECONDS)
 
         assert decision.outcome is Outcome.SENT
-        assert waited >= 0.3  # it waited past its 0.1 s deadline for the move under way
         async with container.engine.connect() as conn:
             stored = await conn.scalar(select(call.c.outcome).where(call.c.id == decision.call_id))
         assert stored == Outcome.SENT.value
@@ -627,7 +638,6 @@ async def test_a_deadline_passing_while_the_send_is_recorded_waits_and_replies_w
         row = await message_row(container.engine, decision.message_id)
         assert row.status == MessageStatus.SENT.value
     finally:
-        await asyncio.gather(*sender.holders)
         await container.aclose()
         await engine.dispose()
 
@@ -635,17 +645,22 @@ async def test_a_deadline_passing_while_the_send_is_recorded_waits_and_replies_w
 async def test_worker_leaves_alone_a_message_whose_inline_attempt_outlived_its_request(
     make_container: MakeContainer, tenant: Tenant, graph: ScriptedGraph
 ) -> None:
-    container = await make_container(lease_seconds=5, inline_dispatch_timeout=0.05)
-    worker = await make_container(lease_seconds=5)
+    # a lease no loaded machine outlives: the worker must find it held, not expired
+    container = await make_container(
+        lease_seconds=SLOW_MACHINE_SECONDS, inline_dispatch_timeout=0.05
+    )
+    worker = await make_container(lease_seconds=SLOW_MACHINE_SECONDS)
     (number,) = mobile_numbers(1)
-    graph.then(number, 0.5)
+    answer = asyncio.Event()
+    graph.then(number, answer)  # the provider answers once the worker has looked
 
     decision = await report(container, tenant, number)
     assert decision.outcome is Outcome.QUEUED
     assert decision.message_id is not None
     await worker.dispatcher.run_once(20)
     assert graph.calls_to(number) == 1
-    await container.dispatcher.drain(5)
+    answer.set()
+    await container.dispatcher.drain(SLOW_MACHINE_SECONDS)
     await worker.dispatcher.run_once(20)
 
     row = await message_row(container.engine, decision.message_id)
@@ -656,7 +671,8 @@ async def test_worker_leaves_alone_a_message_whose_inline_attempt_outlived_its_r
 async def test_inline_attempt_within_its_deadline_answers_with_the_final_status(
     make_container: MakeContainer, tenant: Tenant, graph: ScriptedGraph
 ) -> None:
-    container = await make_container(inline_dispatch_timeout=2)
+    # a deadline only a hang reaches: what is tested is the reply once the send is done
+    container = await make_container(inline_dispatch_timeout=SLOW_MACHINE_SECONDS)
     sent_number, failed_number = mobile_numbers(2)
     graph.then(failed_number, graph_error(131026))
 

@@ -17,6 +17,7 @@ from ringback.bootstrap import Container, build_container
 from ringback.domain.model import CallEvent, Direction, Disposition, Outcome, Source
 from tests.conftest import GRAPH_BASE, MakeRestaurant, make_settings, random_mobile
 from tests.graphmock import GRAPH_MOCKER
+from tests.waits import SLOW_MACHINE_SECONDS
 
 pytestmark = pytest.mark.sql
 RACERS = 50
@@ -24,9 +25,12 @@ RACERS = 50
 
 @pytest.fixture
 async def wide(database_url: str) -> AsyncIterator[Container]:
-    """A container whose pool lets the racers hold their own connections at the same time."""
+    """A container whose pool lets the racers hold their own connections at the same time, and
+    whose leases no loaded machine outlives: a worker polling beside an inline send must find
+    the message held, however slow that send."""
     built = await build_container(
-        make_settings(database_url, db_pool_size=RACERS), start_worker=False
+        make_settings(database_url, db_pool_size=RACERS, lease_seconds=SLOW_MACHINE_SECONDS),
+        start_worker=False,
     )
     yield built
     await built.aclose()
