@@ -114,10 +114,13 @@ class FakeGraph:
         sock.bind((self._host, self._port))
         sock.listen(128)
         self._socket = sock
+        # No log_config, log_level or access_log=False: each would reconfigure the logging of the
+        # whole process (uvicorn.access set to WARNING or cut off), and the tests that read log
+        # lines afterwards in the same process would see none.
         config = uvicorn.Config(
             self.app,
-            log_level="warning",
-            access_log=False,
+            log_config=None,
+            log_level=None,
             lifespan="off",
             timeout_graceful_shutdown=1,
         )
