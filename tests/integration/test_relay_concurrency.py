@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import random
 from collections.abc import AsyncIterator, Iterator
 
@@ -268,4 +269,8 @@ async def test_worker_polling_meanwhile_leaves_the_inline_send_to_the_request(
         stop.set()
         await worker
     assert [d.outcome for d in decisions] == [Outcome.SENT] * 20
-    assert len(graph.calls) == 20
+    # count only this tenant's sends: a worker polling a shared database may also send what an
+    # earlier test left due (another restaurant's message), which is not this test's business
+    ours = {d.caller_phone_number.lstrip("+") for d in decisions}
+    sent_to = [json.loads(call.request.content)["to"] for call in graph.calls]
+    assert sorted(to for to in sent_to if to in ours) == sorted(ours)
