@@ -38,7 +38,7 @@ from bench.load_partner import (
     stop,
     wait_ready,
 )
-from ringback.adapters.outbound.db.migrate import upgrade_to_head
+from ringback.db.migrate import upgrade_to_head
 
 TARGET_SECONDS = 1.0
 # A PUT of 1,000 items is about 150 KB; the client waits for as long as a loaded machine may need

@@ -38,12 +38,11 @@ import psutil
 from sqlalchemy.engine import make_url
 from tests.fakegraph import FakeGraph
 
-from ringback.adapters.outbound.db.embedded import embedded_database_url
-from ringback.adapters.outbound.db.migrate import upgrade_to_head
 from ringback.bootstrap import build_container
-from ringback.domain.model import TokenKind
-from ringback.domain.tenancy import mint_token
+from ringback.db.embedded import embedded_database_url
+from ringback.db.migrate import upgrade_to_head
 from ringback.settings import Settings
+from ringback.tenancy.model import TokenKind, mint_token
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = ROOT / "bench" / "missed_calls.lua"

@@ -28,13 +28,12 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
-from ringback.adapters.outbound.db.embedded import embedded_database_url
-from ringback.adapters.outbound.db.migrate import upgrade_to_head
 from ringback.app import create_app
 from ringback.bootstrap import build_container
-from ringback.domain.model import TokenKind
-from ringback.domain.tenancy import hash_token, mint_token
+from ringback.db.embedded import embedded_database_url
+from ringback.db.migrate import upgrade_to_head
 from ringback.settings import Settings
+from ringback.tenancy.model import TokenKind, hash_token, mint_token
 
 TARGET_PAGE_MS = 20.0
 TARGET_FILTER_MS = 50.0

@@ -31,9 +31,9 @@ from sqlalchemy.engine import make_url
 from tests.graphmock import GRAPH_MOCKER
 
 import ringback
-from ringback.adapters.outbound.db.migrate import upgrade_to_head
 from ringback.app import create_app
 from ringback.bootstrap import build_container
+from ringback.db.migrate import upgrade_to_head
 from ringback.settings import Settings
 
 SRC = Path(ringback.__file__).resolve().parent

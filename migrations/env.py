@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+
+# every module that defines tables or indexes on Base.metadata, so autogenerate sees them all
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-# every module that defines tables or indexes on Base.metadata, so autogenerate sees them all
-from ringback.adapters.outbound.db import ccai_tables, ops_tables, receipts_tables  # noqa: F401
-from ringback.adapters.outbound.db.tables import Base
+from ringback.db.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

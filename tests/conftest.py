@@ -22,12 +22,11 @@ from typing import Any
 
 import pytest
 
-from ringback.adapters.outbound.db.embedded import embedded_database_url
-from ringback.adapters.outbound.db.tenancy_store import SqlTenancyStore
 from ringback.bootstrap import Container, build_container
-from ringback.domain.model import Restaurant, TokenKind
-from ringback.domain.tenancy import mint_token, restaurant_from_settings
+from ringback.db.embedded import embedded_database_url
 from ringback.settings import Settings
+from ringback.tenancy.model import Restaurant, TokenKind, mint_token, restaurant_from_settings
+from ringback.tenancy.repository import SqlTenancyStore
 from tests.databases import fresh_database
 from tests.waits import SLOW_MACHINE_SECONDS
 
@@ -140,7 +139,7 @@ def make_restaurant(settings: Settings, container: Container) -> MakeRestaurant:
 
 def random_mobile(country_prefix: str = "+336") -> str:
     """A random French mobile number that phonenumbers accepts as valid and reachable."""
-    from ringback.domain.phone import NumberVerdict, read_number
+    from ringback.relay.phone import NumberVerdict, read_number
 
     while True:
         candidate = f"{country_prefix}{random.randint(10_000_000, 99_999_999)}"

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from ringback.adapters.outbound.db.migrate import upgrade_to_head
+from ringback.db.migrate import upgrade_to_head
 
 
 def asyncpg_dsn(url: str) -> str:

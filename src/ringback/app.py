@@ -7,23 +7,23 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from ringback.adapters.inbound.admin.router import router as admin_router
-from ringback.adapters.inbound.ccai.router import router as ccai_router
-from ringback.adapters.inbound.ops.dashboard import router as ops_dashboard_router
-from ringback.adapters.inbound.ops.router import router as ops_router
-from ringback.adapters.inbound.partner.router import router as partner_router
-from ringback.adapters.inbound.telnyx.router import router as telnyx_router
-from ringback.adapters.inbound.whatsapp.router import router as whatsapp_router
-from ringback.adapters.inbound.zoho.router import router as zoho_router
-from ringback.api.errors import install_error_handlers
-from ringback.api.head import HeadAsGetMiddleware
-from ringback.api.health import router as health_router
-from ringback.api.metrics import HttpMetricsMiddleware, PrometheusMetrics
-from ringback.api.metrics import router as metrics_router
-from ringback.api.middleware import EdgeMiddleware
-from ringback.api.openapi import document_native_errors
-from ringback.api.ratelimit import TokenBuckets
+from ringback.admin.router import router as admin_router
 from ringback.bootstrap import Container, build_container
+from ringback.doors.ccai.router import router as ccai_router
+from ringback.doors.partner.router import router as partner_router
+from ringback.doors.telnyx.router import router as telnyx_router
+from ringback.doors.whatsapp.router import router as whatsapp_router
+from ringback.doors.zoho.router import router as zoho_router
+from ringback.http.errors import install_error_handlers
+from ringback.http.head import HeadAsGetMiddleware
+from ringback.http.health import router as health_router
+from ringback.http.metrics import HttpMetricsMiddleware, PrometheusMetrics
+from ringback.http.metrics import router as metrics_router
+from ringback.http.middleware import EdgeMiddleware
+from ringback.http.openapi import document_native_errors
+from ringback.http.ratelimit import TokenBuckets
+from ringback.ops.dashboard import router as ops_dashboard_router
+from ringback.ops.router import router as ops_router
 from ringback.settings import Settings
 
 
@@ -81,7 +81,7 @@ def create_app(
     app.include_router(whatsapp_router)
     app.include_router(telnyx_router)
     if settings.sandbox:
-        from ringback.api.sandbox import router as sandbox_router
+        from ringback.messages.sandbox import router as sandbox_router
 
         app.include_router(sandbox_router, prefix="/_sandbox/graph")
     return app

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from ringback.api.logs import configure_logging
 from ringback.app import create_app
+from ringback.http.logs import configure_logging
 from ringback.settings import Settings
 
 

@@ -14,22 +14,23 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ringback.adapters.outbound.db.call_lookup import SqlCallLookup
-from ringback.adapters.outbound.db.ccai_store import SqlCcaiStore
-from ringback.adapters.outbound.db.directory_store import SqlDirectoryStore
-from ringback.adapters.outbound.db.engine import build_engine
-from ringback.adapters.outbound.db.ops_store import SqlOpsStore
-from ringback.adapters.outbound.db.outbox import SqlOutbox
-from ringback.adapters.outbound.db.receipts_store import SqlReceiptStore
-from ringback.adapters.outbound.db.tenancy_store import SqlTenancyStore
-from ringback.adapters.outbound.db.unit_of_work import SqlUnitOfWorkFactory
-from ringback.adapters.outbound.whatsapp import WhatsAppCloudSender
-from ringback.domain.ports import MessageSender, Metrics, NoMetrics
-from ringback.service.dispatch import Dispatcher
-from ringback.service.ops import OpsService
-from ringback.service.receipts import ReceiptsService
-from ringback.service.relay import RelayService, utc_now
+from ringback.db.engine import build_engine
+from ringback.db.tx import SqlUnitOfWorkFactory
+from ringback.doors.ccai.queries import SqlCcaiStore
+from ringback.doors.partner.queries import SqlDirectoryStore
+from ringback.http.metrics import Metrics, NoMetrics
+from ringback.messages.dispatcher import Dispatcher
+from ringback.messages.graph import WhatsAppCloudSender
+from ringback.messages.ports import MessageSender
+from ringback.messages.queries import SqlOutbox
+from ringback.messages.receipt_queries import SqlReceiptStore
+from ringback.messages.receipts import ReceiptsService
+from ringback.ops.queries import SqlOpsStore
+from ringback.ops.service import OpsService
+from ringback.relay.call_lookup import SqlCallLookup
+from ringback.relay.service import RelayService, utc_now
 from ringback.settings import Settings
+from ringback.tenancy.repository import SqlTenancyStore
 
 log = logging.getLogger("ringback")
 

@@ -28,18 +28,17 @@ from pydantic import ValidationError
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 
-from ringback.adapters.inbound.admin.schemas import RestaurantCreate, RestaurantOut
-from ringback.adapters.outbound.db.directory_store import CustomerInput, ReservationInput
-from ringback.adapters.outbound.db.embedded import embedded_database_url
-from ringback.adapters.outbound.db.migrate import head_revision, upgrade_to_head
-from ringback.adapters.outbound.db.tables import ApiTokenRow
-from ringback.api.formats import parse_id
-from ringback.api.logs import configure_logging
-from ringback.api.metrics import PrometheusMetrics
+from ringback.admin.schemas import RestaurantCreate, RestaurantOut
 from ringback.bootstrap import Container, build_container
-from ringback.domain.model import TokenKind
-from ringback.domain.tenancy import mint_token
+from ringback.db.embedded import embedded_database_url
+from ringback.db.migrate import head_revision, upgrade_to_head
+from ringback.db.tables import ApiTokenRow
+from ringback.doors.partner.queries import CustomerInput, ReservationInput
+from ringback.http.formats import parse_id
+from ringback.http.logs import configure_logging
+from ringback.http.metrics import PrometheusMetrics
 from ringback.settings import Settings, to_asyncpg_url
+from ringback.tenancy.model import TokenKind, mint_token
 
 log = logging.getLogger("ringback.cli")
 T = TypeVar("T")

@@ -13,8 +13,8 @@ import pytest
 
 from ringback.app import create_app
 from ringback.bootstrap import Container
-from ringback.domain.model import TokenKind
 from ringback.settings import Settings
+from ringback.tenancy.model import TokenKind
 from tests.conftest import MakeRestaurant, Tenant
 
 APPS = "/apps/api/v1"

@@ -10,7 +10,7 @@ import pytest
 
 from ringback.app import create_app
 from ringback.bootstrap import Container
-from ringback.domain.model import TokenKind
+from ringback.tenancy.model import TokenKind
 from tests.conftest import ADMIN_TOKEN, MakeRestaurant, make_settings
 
 pytestmark = pytest.mark.sql

@@ -15,7 +15,8 @@ import pytest
 import respx
 
 from ringback.bootstrap import Container
-from ringback.domain.model import CallEvent, Decision, Direction, Disposition, Source, TokenKind
+from ringback.relay.model import CallEvent, Decision, Direction, Disposition, Source
+from ringback.tenancy.model import TokenKind
 from tests.api.ccai_support import (
     APPS,
     MANAGER,

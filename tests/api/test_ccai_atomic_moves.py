@@ -8,10 +8,10 @@ import httpx
 import pytest
 import respx
 
-from ringback.adapters.outbound.db.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
 from ringback.app import create_app
 from ringback.bootstrap import Container
-from ringback.service.relay import RelayService
+from ringback.db.tx import SqlUnitOfWork, SqlUnitOfWorkFactory
+from ringback.relay.service import RelayService
 from ringback.settings import Settings
 from tests.api.ccai_support import created, inbound_body, make_ccai_restaurant, move, moved
 from tests.api.conftest import sent_bodies

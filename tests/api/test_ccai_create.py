@@ -10,9 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from ringback.adapters.outbound.db.ccai_tables import ccai_call
-from ringback.adapters.outbound.db.tables import call
 from ringback.bootstrap import Container
+from ringback.db.tables import call, ccai_call
 from tests.api.ccai_support import (
     APPS,
     DEFAULT_OUTBOUND,

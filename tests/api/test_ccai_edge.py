@@ -8,12 +8,12 @@ from typing import Any, NoReturn
 import httpx
 import pytest
 
-from ringback.adapters.outbound.db.tenancy_store import SqlTenancyStore
-from ringback.api.ratelimit import TokenBuckets
 from ringback.app import create_app
 from ringback.bootstrap import Container, build_container
-from ringback.domain.model import TokenKind
+from ringback.http.ratelimit import TokenBuckets
 from ringback.settings import Settings
+from ringback.tenancy.model import TokenKind
+from ringback.tenancy.repository import SqlTenancyStore
 from tests.api.ccai_support import (
     APPS,
     MANAGER,

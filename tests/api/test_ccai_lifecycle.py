@@ -10,10 +10,9 @@ import pytest
 import respx
 from sqlalchemy import update
 
-from ringback.adapters.outbound.db.ccai_tables import ccai_call
-from ringback.adapters.outbound.db.tables import call
 from ringback.bootstrap import Container
-from ringback.domain.ccai import MOVES, CallStatus
+from ringback.db.tables import call, ccai_call
+from ringback.doors.ccai.calls import MOVES, CallStatus
 from tests.api.ccai_support import (
     APPS,
     MANAGER,

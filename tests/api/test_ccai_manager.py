@@ -11,9 +11,9 @@ import httpx
 import pytest
 import respx
 
-from ringback.adapters.outbound.db.ccai_store import NewCcaiCall
 from ringback.app import create_app
 from ringback.bootstrap import Container
+from ringback.doors.ccai.queries import NewCcaiCall
 from ringback.settings import Settings
 from tests.api.ccai_support import (
     INBOUND,

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ringback.domain.model import Restaurant, TokenKind
+from ringback.tenancy.model import Restaurant, TokenKind
 from tests.api.ccai_support import APPS, basic, ccai, inbound_body, outbound_body
 from tests.conftest import ADMIN_TOKEN, Tenant, random_mobile
 

@@ -14,11 +14,12 @@ import pytest
 import respx
 from sqlalchemy import select
 
-from ringback.adapters.outbound.db.tables import customer, message
 from ringback.app import create_app
 from ringback.bootstrap import Container
-from ringback.domain.model import CallEvent, Direction, Disposition, Source, TokenKind
+from ringback.db.tables import customer, message
+from ringback.relay.model import CallEvent, Direction, Disposition, Source
 from ringback.settings import Settings
+from ringback.tenancy.model import TokenKind
 from tests.conftest import MakeRestaurant, Tenant, random_mobile
 
 pytestmark = pytest.mark.sql

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from ringback.domain.model import TokenKind
+from ringback.tenancy.model import TokenKind
 from tests.conftest import MakeRestaurant
 
 pytestmark = pytest.mark.sql

@@ -17,8 +17,8 @@ import respx
 from nacl.signing import SigningKey
 from sqlalchemy import select
 
-from ringback.adapters.outbound.db.tables import call
 from ringback.bootstrap import Container
+from ringback.db.tables import call
 from tests.api.test_zoho_callnotify import notify, params
 from tests.conftest import MakeRestaurant, Tenant, random_mobile
 

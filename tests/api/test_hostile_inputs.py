@@ -28,10 +28,10 @@ import respx
 from nacl.signing import SigningKey
 from sqlalchemy import select
 
-from ringback.adapters.outbound.db.tables import call
 from ringback.app import create_app
 from ringback.bootstrap import Container
-from ringback.domain.model import TokenKind
+from ringback.db.tables import call
+from ringback.tenancy.model import TokenKind
 from tests.api.ccai_support import basic, ccai_settings, inbound_body
 from tests.conftest import MakeRestaurant, Tenant, make_settings, random_mobile
 

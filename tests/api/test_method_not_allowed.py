@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from ringback.api.metrics import PrometheusMetrics
 from ringback.app import create_app
 from ringback.bootstrap import Container
+from ringback.http.metrics import PrometheusMetrics
 from ringback.settings import Settings
 from tests.api.ccai_support import basic, make_ccai_restaurant
 from tests.conftest import MakeRestaurant

@@ -17,11 +17,12 @@ import respx
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from ringback.adapters.outbound.db.tables import api_token, message_event
 from ringback.app import create_app
 from ringback.bootstrap import Container
-from ringback.domain.model import CallEvent, Decision, Direction, Disposition, Source, TokenKind
+from ringback.db.tables import api_token, message_event
+from ringback.relay.model import CallEvent, Decision, Direction, Disposition, Source
 from ringback.settings import Settings
+from ringback.tenancy.model import TokenKind
 from tests.conftest import ADMIN_TOKEN, MakeRestaurant, Tenant, random_mobile
 
 pytestmark = pytest.mark.sql

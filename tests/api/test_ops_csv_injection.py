@@ -9,7 +9,7 @@ import httpx
 import pytest
 import respx
 
-from ringback.domain.model import TokenKind
+from ringback.tenancy.model import TokenKind
 from tests.conftest import MakeRestaurant, random_mobile
 
 pytestmark = pytest.mark.sql

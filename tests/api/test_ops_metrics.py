@@ -9,12 +9,12 @@ import httpx
 import pytest
 import respx
 
-from ringback.adapters.outbound.db.migrate import head_revision
-from ringback.api.metrics import PrometheusMetrics
 from ringback.app import create_app
 from ringback.bootstrap import build_container
-from ringback.domain.model import TokenKind
+from ringback.db.migrate import head_revision
+from ringback.http.metrics import PrometheusMetrics
 from ringback.settings import Settings
+from ringback.tenancy.model import TokenKind
 from tests.conftest import MakeRestaurant, make_settings, random_mobile
 from tests.databases import fresh_database
 

@@ -11,9 +11,10 @@ import pytest
 import respx
 from sqlalchemy import select
 
-from ringback.adapters.outbound.db.tables import message, message_event
 from ringback.bootstrap import Container
-from ringback.domain.model import MessageStatus, TokenKind
+from ringback.db.tables import message, message_event
+from ringback.messages.states import MessageStatus
+from ringback.tenancy.model import TokenKind
 from tests.api.ccai_support import basic, inbound_body, make_ccai_restaurant
 from tests.api.conftest import sent_bodies
 from tests.conftest import MakeRestaurant, Tenant, random_mobile

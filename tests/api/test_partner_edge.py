@@ -10,11 +10,11 @@ import httpx
 import pytest
 import respx
 
-from ringback.api.ratelimit import TokenBuckets
 from ringback.app import create_app
 from ringback.bootstrap import Container, build_container
-from ringback.domain.model import TokenKind
+from ringback.http.ratelimit import TokenBuckets
 from ringback.settings import Settings
+from ringback.tenancy.model import TokenKind
 from tests.conftest import MakeRestaurant, make_settings
 from tests.conftest import random_mobile as mobile
 from tests.waits import SLOW_MACHINE_SECONDS

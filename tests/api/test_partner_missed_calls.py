@@ -12,9 +12,9 @@ import pytest
 import respx
 from sqlalchemy import select
 
-from ringback.adapters.outbound.db.tables import call, message
 from ringback.bootstrap import Container
-from ringback.domain.model import TokenKind
+from ringback.db.tables import call, message
+from ringback.tenancy.model import TokenKind
 from tests.api.conftest import sent_bodies
 from tests.conftest import DEFAULT_WHATSAPP, MakeRestaurant, Tenant
 from tests.conftest import random_mobile as mobile

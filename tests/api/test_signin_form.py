@@ -18,8 +18,8 @@ from starlette.types import Message
 
 from ringback.app import create_app
 from ringback.bootstrap import Container
-from ringback.domain.model import TokenKind
 from ringback.settings import Settings
+from ringback.tenancy.model import TokenKind
 from tests.api.ccai_support import basic
 from tests.conftest import MakeRestaurant, Tenant, make_settings, random_mobile
 

@@ -21,10 +21,9 @@ import respx
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from ringback.adapters.outbound.db.ccai_tables import ccai_call
-from ringback.adapters.outbound.db.tables import call, message, reservation
 from ringback.bootstrap import Container
-from ringback.domain.model import TokenKind
+from ringback.db.tables import call, ccai_call, message, reservation
+from ringback.tenancy.model import TokenKind
 from tests.api.ccai_support import (
     APPS,
     MANAGER,

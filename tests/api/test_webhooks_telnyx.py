@@ -18,8 +18,8 @@ import respx
 from nacl.signing import SigningKey
 from sqlalchemy import select
 
-from ringback.adapters.outbound.db.tables import call, message
 from ringback.bootstrap import Container
+from ringback.db.tables import call, message
 from tests.conftest import MakeRestaurant, Tenant, random_mobile
 
 pytestmark = pytest.mark.sql

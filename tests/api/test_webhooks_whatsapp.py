@@ -19,11 +19,10 @@ import pytest
 import respx
 from sqlalchemy import func, select, update
 
-from ringback.adapters.outbound.db.receipts_tables import pending_receipt
-from ringback.adapters.outbound.db.tables import customer, message, message_event
 from ringback.app import create_app
 from ringback.bootstrap import Container
-from ringback.domain.model import TokenKind
+from ringback.db.tables import customer, message, message_event, pending_receipt
+from ringback.tenancy.model import TokenKind
 from tests.conftest import (
     DEFAULT_WHATSAPP,
     GRAPH_BASE,

@@ -11,10 +11,10 @@ import pytest
 import respx
 from sqlalchemy import Row, select
 
-from ringback.adapters.outbound.db.tables import call, customer, message
 from ringback.app import create_app
 from ringback.bootstrap import Container, build_container
-from ringback.domain.model import TokenKind
+from ringback.db.tables import call, customer, message
+from ringback.tenancy.model import TokenKind
 from tests.api.conftest import sent_bodies
 from tests.conftest import MakeRestaurant, Tenant, make_settings, random_mobile
 

@@ -15,10 +15,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from ringback.adapters.outbound.db.tenancy_store import SqlTenancyStore
-from ringback.domain.model import TokenKind
-from ringback.domain.tenancy import mint_token
 from ringback.settings import to_asyncpg_url
+from ringback.tenancy.model import TokenKind, mint_token
+from ringback.tenancy.repository import SqlTenancyStore
 from tests.conftest import DEFAULT_WHATSAPP
 from tests.databases import fresh_database
 

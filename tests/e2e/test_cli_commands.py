@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from ringback.bootstrap import Container
-from ringback.domain.model import TokenKind
+from ringback.tenancy.model import TokenKind
 from tests.e2e.processes import free_port
 from tests.waits import SLOW_MACHINE_SECONDS
 

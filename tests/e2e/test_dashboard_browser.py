@@ -20,9 +20,10 @@ import respx
 from playwright.async_api import async_playwright, expect
 from sqlalchemy import update
 
-from ringback.adapters.outbound.db.tables import message
 from ringback.bootstrap import Container
-from ringback.domain.model import CallEvent, Decision, Direction, Disposition, Source, TokenKind
+from ringback.db.tables import message
+from ringback.relay.model import CallEvent, Decision, Direction, Disposition, Source
+from ringback.tenancy.model import TokenKind
 from tests.api.conftest import graph_ok
 from tests.conftest import GRAPH_BASE, MakeRestaurant, Tenant, random_mobile
 from tests.e2e.processes import running_server

@@ -19,9 +19,10 @@ import respx
 from playwright.async_api import async_playwright, expect
 from sqlalchemy import select
 
-from ringback.adapters.outbound.db.tables import customer, message
 from ringback.bootstrap import Container
-from ringback.domain.model import Disposition, TokenKind
+from ringback.db.tables import customer, message
+from ringback.relay.model import Disposition
+from ringback.tenancy.model import TokenKind
 from tests.conftest import GRAPH_BASE, MakeRestaurant
 from tests.e2e.test_dashboard_browser import (  # noqa: F401 - fixtures, shared with that test
     CHROMIUM,

@@ -27,11 +27,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ringback.adapters.outbound.db.embedded import embedded_database_url
-from ringback.adapters.outbound.db.migrate import upgrade_to_head
-from ringback.adapters.outbound.db.outbox import LEASE_EXPIRED
-from ringback.adapters.outbound.db.tables import call, message, message_event
-from ringback.domain.model import TokenKind
+from ringback.db.embedded import embedded_database_url
+from ringback.db.migrate import upgrade_to_head
+from ringback.db.tables import call, message, message_event
+from ringback.messages.queries import LEASE_EXPIRED
+from ringback.tenancy.model import TokenKind
 from tests.conftest import random_mobile
 from tests.e2e.own_database import create_tenant, engine_for, own_database
 from tests.e2e.processes import Process, Server, running_server, spawn, stop

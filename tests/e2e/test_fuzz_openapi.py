@@ -21,8 +21,8 @@ from schemathesis import Case
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from ringback.app import create_app
-from ringback.domain.model import TokenKind
 from ringback.settings import Settings
+from ringback.tenancy.model import TokenKind
 from tests.e2e.own_database import create_tenant, engine_for, own_database
 from tests.e2e.processes import running_server
 from tests.fakegraph import FakeGraph

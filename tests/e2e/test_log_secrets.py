@@ -11,7 +11,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from ringback.domain.model import TokenKind
+from ringback.tenancy.model import TokenKind
 from tests.conftest import ADMIN_TOKEN, MakeRestaurant
 from tests.e2e.processes import running_server, stop
 

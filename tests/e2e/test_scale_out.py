@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from ringback.domain.model import TokenKind
+from ringback.tenancy.model import TokenKind
 from tests.conftest import MakeRestaurant, Tenant, random_mobile
 from tests.e2e.processes import running_server, spawn, stop
 from tests.fakegraph import FakeGraph

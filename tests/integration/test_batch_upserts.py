@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from ringback.adapters.outbound.db.directory_store import CustomerInput, ReservationInput
 from ringback.bootstrap import Container
+from ringback.doors.partner.queries import CustomerInput, ReservationInput
 from tests.conftest import MakeRestaurant
 
 pytestmark = pytest.mark.sql

@@ -25,24 +25,17 @@ import respx
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ringback.adapters.outbound.db.engine import build_engine
-from ringback.adapters.outbound.db.outbox import LEASE_EXPIRED, SqlOutbox
-from ringback.adapters.outbound.db.tables import call, message, message_event
-from ringback.adapters.outbound.db.tables import message as message_table
-from ringback.adapters.outbound.whatsapp import WhatsAppCloudSender
 from ringback.bootstrap import Container, build_container
-from ringback.domain.model import (
-    CallEvent,
-    Decision,
-    Direction,
-    Disposition,
-    MessageStatus,
-    Outcome,
-    Source,
-)
-from ringback.domain.ports import ClaimedMessage, MessageSender, SendResult
-from ringback.service.dispatch import Dispatcher
-from ringback.service.relay import utc_now
+from ringback.db.engine import build_engine
+from ringback.db.tables import call, message, message_event
+from ringback.db.tables import message as message_table
+from ringback.messages.dispatcher import Dispatcher
+from ringback.messages.graph import WhatsAppCloudSender
+from ringback.messages.ports import ClaimedMessage, MessageSender, SendResult
+from ringback.messages.queries import LEASE_EXPIRED, SqlOutbox
+from ringback.messages.states import MessageStatus
+from ringback.relay.model import CallEvent, Decision, Direction, Disposition, Outcome, Source
+from ringback.relay.service import utc_now
 from tests.conftest import GRAPH_BASE, MakeRestaurant, Tenant, make_settings
 from tests.fakegraph import FakeGraph
 from tests.graphmock import GRAPH_MOCKER, graph_error

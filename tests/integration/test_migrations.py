@@ -15,9 +15,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from ringback.adapters.outbound.db import ccai_tables, ops_tables, receipts_tables  # noqa: F401
-from ringback.adapters.outbound.db.migrate import alembic_config, upgrade_to_head
-from ringback.adapters.outbound.db.tables import Base
+from ringback.db.migrate import alembic_config, upgrade_to_head
+from ringback.db.tables import Base
 from ringback.settings import to_asyncpg_url
 from tests.databases import asyncpg_dsn, fresh_database
 

@@ -13,9 +13,9 @@ import pytest
 import respx
 from sqlalchemy import func, select
 
-from ringback.adapters.outbound.db.tables import call, message
 from ringback.bootstrap import Container, build_container
-from ringback.domain.model import CallEvent, Direction, Disposition, Outcome, Source
+from ringback.db.tables import call, message
+from ringback.relay.model import CallEvent, Direction, Disposition, Outcome, Source
 from tests.conftest import GRAPH_BASE, MakeRestaurant, make_settings, random_mobile
 from tests.graphmock import GRAPH_MOCKER
 from tests.waits import SLOW_MACHINE_SECONDS

@@ -25,11 +25,12 @@ import pytest
 import respx
 from sqlalchemy import Row, func, select
 
-from ringback.adapters.outbound.db.tables import message, message_event
-from ringback.api.metrics import PrometheusMetrics
 from ringback.app import create_app
 from ringback.bootstrap import Container, build_container
-from ringback.domain.model import MessageStatus, TokenKind
+from ringback.db.tables import message, message_event
+from ringback.http.metrics import PrometheusMetrics
+from ringback.messages.states import MessageStatus
+from ringback.tenancy.model import TokenKind
 from tests.api.ccai_support import basic, inbound_body, make_ccai_restaurant
 from tests.conftest import DEFAULT_WHATSAPP, GRAPH_BASE, MakeRestaurant, Tenant, make_settings
 from tests.conftest import random_mobile as mobile

@@ -12,13 +12,13 @@ from nacl.signing import SigningKey
 from pydantic import TypeAdapter, ValidationError
 from starlette.types import Message
 
-from ringback.adapters.inbound.telnyx.auth import check_signature
-from ringback.adapters.inbound.whatsapp.mapper import to_changes
-from ringback.adapters.inbound.whatsapp.schemas import WebhookIn
-from ringback.api.errors import ApiError
-from ringback.api.formats import BIGINT_MAX, BodyInt, parse_id
-from ringback.api.middleware import EdgeMiddleware
 from ringback.cli import build_parser
+from ringback.doors.telnyx.auth import check_signature
+from ringback.doors.whatsapp.mapper import to_changes
+from ringback.doors.whatsapp.schemas import WebhookIn
+from ringback.http.errors import ApiError
+from ringback.http.formats import BIGINT_MAX, BodyInt, parse_id
+from ringback.http.middleware import EdgeMiddleware
 
 ARABIC_INDIC = str.maketrans("0123456789", "".join(chr(0x0660 + d) for d in range(10)))
 

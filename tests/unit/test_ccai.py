@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ringback.adapters.inbound.admin.ccai_schemas import CcaiIn
+from ringback.admin.ccai_schemas import CcaiIn
 from ringback.cli import demo_settings
-from ringback.domain.ccai import (
+from ringback.doors.ccai.calls import (
     ISO_639_1,
     CallKind,
     CallStatus,

@@ -8,8 +8,8 @@ import io
 
 import pytest
 
-from ringback.adapters.inbound.ops.mapper import csv_cell, csv_lines
-from ringback.domain.operations import CsvRow
+from ringback.ops.mapper import csv_cell, csv_lines
+from ringback.ops.model import CsvRow
 
 
 @pytest.mark.parametrize(

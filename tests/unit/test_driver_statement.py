@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import Integer, Text, bindparam, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
 
-from ringback.adapters.outbound.db.driver import DriverStatement
+from ringback.db.driver import DriverStatement
 
 STATEMENT = select(
     bindparam("p_name", type_=Text),

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 
-from ringback.api.errors import to_api_error
+from ringback.http.errors import to_api_error
 
 
 class Error(Exception):

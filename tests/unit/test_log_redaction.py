@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from uvicorn.protocols.utils import get_path_with_query_string
 
-from ringback.api.logs import REDACTED, configure_logging, redact
+from ringback.http.logs import REDACTED, configure_logging, redact
 
 VERIFY_TOKEN = "verify-me-7f3a9c1e5b"
 OPS_TOKEN = "rb_ops_Zq8XkP3mN0aB4cD5eF6gH7iJ8kL9mN0oP1qR2sT3uV4"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from ringback.api.logs import ConsoleFormatter, JsonFormatter, RequestIdFilter, request_id_var
+from ringback.http.logs import ConsoleFormatter, JsonFormatter, RequestIdFilter, request_id_var
 
 
 def _record(message: str, **extra: object) -> logging.LogRecord:

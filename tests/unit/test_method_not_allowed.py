@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from ringback.api.errors import install_error_handlers
-from ringback.api.head import HeadAsGetMiddleware
+from ringback.http.errors import install_error_handlers
+from ringback.http.head import HeadAsGetMiddleware
 
 
 async def ok() -> dict[str, bool]:

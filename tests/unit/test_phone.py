@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ringback.domain.phone import NumberVerdict, is_possible, read_number
+from ringback.relay.phone import NumberVerdict, is_possible, read_number
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from ringback.domain.model import MessageStatus as S
-from ringback.domain.receipts import (
+from ringback.messages.receipts import ReceiptsService
+from ringback.messages.states import (
     BusinessNumber,
     InboundText,
     KnownMessage,
@@ -23,7 +23,7 @@ from ringback.domain.receipts import (
     opt_intent,
     settle,
 )
-from ringback.service.receipts import ReceiptsService
+from ringback.messages.states import MessageStatus as S
 
 T0 = dt.datetime(2026, 5, 10, 12, 0, tzinfo=dt.UTC)
 

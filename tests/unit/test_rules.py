@@ -9,14 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ringback.domain import rules
-from ringback.domain.model import (
-    Direction,
-    QuietHours,
-    Restaurant,
-    TemplateType,
-    WhatsAppConfig,
-)
+from ringback.relay import rules
+from ringback.relay.model import Direction, TemplateType
+from ringback.tenancy.model import QuietHours, Restaurant, WhatsAppConfig
 
 UTC = dt.UTC
 

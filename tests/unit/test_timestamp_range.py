@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from ringback.adapters.inbound.ops.mapper import CursorCodec
-from ringback.adapters.inbound.whatsapp.mapper import _time
-from ringback.api.formats import as_utc, iso_z
-from ringback.api.inputs import EARLIEST, END, in_client_range, usable_stored
-from ringback.domain.model import MessageStatus
-from ringback.domain.operations import Position
-from ringback.domain.ports import CallReply, ClaimedMessage, SendResult
-from ringback.service.dispatch import Dispatcher
+from ringback.doors.whatsapp.mapper import _time
+from ringback.http.formats import as_utc, iso_z
+from ringback.http.inputs import EARLIEST, END, in_client_range, usable_stored
+from ringback.messages.dispatcher import Dispatcher
+from ringback.messages.ports import CallReply, ClaimedMessage, SendResult
+from ringback.messages.states import MessageStatus
+from ringback.ops.mapper import CursorCodec
+from ringback.ops.model import Position
 
 ROOT = Path(__file__).parent.parent.parent
 UTC = dt.UTC

@@ -16,10 +16,10 @@ import respx
 from fastapi import FastAPI
 from httpx_aiohttp import AiohttpTransport
 
-from ringback.adapters.outbound.whatsapp import WhatsAppCloudSender
-from ringback.api.sandbox import router as sandbox_router
 from ringback.bootstrap import build_http_client
-from ringback.domain.ports import ClaimedMessage
+from ringback.messages.graph import WhatsAppCloudSender
+from ringback.messages.ports import ClaimedMessage
+from ringback.messages.sandbox import router as sandbox_router
 from ringback.settings import Settings
 from tests.graphmock import GRAPH_MOCKER, graph_error
 

@@ -1,1 +1,0 @@
-"""The admin door (SPEC §8): restaurants and their tokens, behind ``RINGBACK_ADMIN_TOKEN``."""

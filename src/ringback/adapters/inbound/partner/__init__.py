@@ -1,1 +1,0 @@
-"""The eat-now compatible partner API (SPEC §4)."""

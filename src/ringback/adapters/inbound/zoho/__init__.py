@@ -1,1 +1,0 @@
-"""The Zoho PhoneBridge callnotify door (SPEC §5)."""

@@ -1,1 +1,0 @@
-"""PostgreSQL adapter: tables, repositories, the unit of work and the engine."""

@@ -1,0 +1,93 @@
+"""Routes of ``/api/partner/v1``: thin — wire to domain, one use case, domain to wire."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Request
+
+from ringback.bootstrap import Container
+from ringback.doors.partner import mapper
+from ringback.doors.partner.auth import PartnerCaller, partner_caller
+from ringback.doors.partner.schemas import (
+    CustomerBatch,
+    CustomersReply,
+    MeOut,
+    MeReply,
+    MissedCallIn,
+    MissedCallReply,
+    ReservationBatch,
+    ReservationReply,
+    ReservationsReply,
+    RestaurantOut,
+    TokenOut,
+)
+from ringback.http.errors import not_found
+from ringback.http.formats import parse_id
+
+router = APIRouter(prefix="/api/partner/v1", tags=["partner"])
+Caller = Annotated[PartnerCaller, Depends(partner_caller)]
+
+
+def _container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+@router.post("/missed-calls", status_code=201, response_model=MissedCallReply)
+async def report_missed_call(
+    body: MissedCallIn, caller: Caller, request: Request
+) -> MissedCallReply:
+    """Report a missed call; 201 for every decided outcome (read `data.outcome`)."""
+    event = mapper.to_event(body, dt.datetime.now(dt.UTC))
+    decision = await _container(request).relay.handle(caller.restaurant, event)
+    return MissedCallReply(data=mapper.from_decision(decision))
+
+
+@router.get("/me", response_model=MeReply)
+async def me(caller: Caller) -> MeReply:
+    r = caller.restaurant
+    return MeReply(
+        data=MeOut(
+            restaurant=RestaurantOut(
+                id=str(r.id), slug=r.slug, name=r.name, country=r.country, timezone=r.timezone
+            ),
+            token=TokenOut(kind="partner"),
+        )
+    )
+
+
+@router.put("/customers", response_model=CustomersReply)
+async def put_customers(
+    items: Annotated[CustomerBatch, Body()], caller: Caller, request: Request
+) -> CustomersReply:
+    """Upsert up to 1000 customers by normalized number, all or nothing."""
+    inputs = mapper.to_customers(items, caller.restaurant.country)
+    rows = await _container(request).directory.upsert_customers(caller.restaurant.id, inputs)
+    return CustomersReply(data=[mapper.customer_out(row) for row in rows])
+
+
+@router.put("/reservations", response_model=ReservationsReply)
+async def put_reservations(
+    items: Annotated[ReservationBatch, Body()], caller: Caller, request: Request
+) -> ReservationsReply:
+    """Upsert up to 1000 reservations by `external_id`, all or nothing."""
+    inputs = mapper.to_reservations(items, caller.restaurant.country)
+    rows = await _container(request).directory.upsert_reservations(caller.restaurant.id, inputs)
+    return ReservationsReply(data=[mapper.reservation_out(row) for row in rows])
+
+
+@router.get("/reservations/{reservation_id}", response_model=ReservationReply)
+async def get_reservation(
+    reservation_id: str, caller: Caller, request: Request
+) -> ReservationReply:
+    number = parse_id(reservation_id)
+    row = (
+        await _container(request).directory.get_reservation(caller.restaurant.id, number)
+        if number is not None
+        else None
+    )
+    if row is None:
+        raise not_found("Reservation not found")
+    return ReservationReply(data=mapper.reservation_out(row))

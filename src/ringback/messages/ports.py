@@ -1,0 +1,94 @@
+"""The outbox's seams: the message a decision enqueues, the sender (Graph API or sandbox)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ringback.relay.model import Outcome, TemplateType
+from ringback.tenancy.model import Template
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    restaurant_id: int
+    customer_id: int
+    to_phone_number: str
+    template_type: TemplateType
+    template: Template
+    parameters: Sequence[str]
+    due_at: dt.datetime
+    inline_lease: InlineLease | None = None
+    """Set when the request sends the message itself: it is written already leased to it."""
+
+
+@dataclass(frozen=True, slots=True)
+class InlineLease:
+    token: uuid.UUID
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMessage:
+    """A message a dispatcher holds under lease, with what the provider call needs."""
+
+    id: int
+    lease_token: uuid.UUID
+    attempts: int
+    phone_number_id: str
+    access_token: str
+    to_phone_number: str
+    template_name: str
+    template_language: str
+    parameters: Sequence[str]
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """The provider's answer: accepted (with its message id) or refused, transiently or for good."""
+
+    provider_message_id: str | None = None
+    error: str | None = None
+    transient: bool = False
+
+    @property
+    def accepted(self) -> bool:
+        return self.provider_message_id is not None
+
+
+class MessageSender(Protocol):
+    async def send(self, message: ClaimedMessage) -> SendResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CallReply:
+    """The outcome a request replies for its call, stored with the move that decides it."""
+
+    call_id: int
+    outcome: Outcome
+
+
+class Outbox(Protocol):
+    """Durable message state; each method is its own short transaction."""
+
+    async def claim_due(self, limit: int, lease_seconds: float) -> list[ClaimedMessage]:
+        """Lease what is due; a message whose customer is suppressed now is cancelled instead
+        (SPEC §3, suppression at send time) and not returned."""
+        ...
+
+    async def mark_sent(
+        self, message: ClaimedMessage, provider_message_id: str, reply: CallReply | None = None
+    ) -> bool:
+        """With ``reply``, the call's outcome is written with the move (an inline send)."""
+        ...
+
+    async def mark_retry(
+        self, message: ClaimedMessage, error: str, next_attempt_at: dt.datetime
+    ) -> bool: ...
+
+    async def mark_failed(
+        self, message: ClaimedMessage, error: str, reply: CallReply | None = None
+    ) -> bool: ...

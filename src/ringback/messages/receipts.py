@@ -1,0 +1,84 @@
+"""ReceiptsService: WhatsApp delivery receipts and opt-out words, applied in one transaction."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ringback.http.metrics import Metrics, NoMetrics
+from ringback.messages.states import (
+    OptIntent,
+    ReceiptStore,
+    ReceiptTransaction,
+    WhatsAppChange,
+    opt_intent,
+    settle,
+)
+from ringback.relay.phone import normalize
+
+
+@dataclass
+class ReceiptsSummary:
+    """What one webhook did, for logs and tests."""
+
+    moved: list[str] = field(default_factory=list)
+    pending: int = 0
+    opted_out: int = 0
+    opted_in: int = 0
+    ignored_changes: int = 0
+
+
+class ReceiptsService:
+    def __init__(self, store: ReceiptStore, metrics: Metrics | None = None) -> None:
+        self._store = store
+        self._metrics = metrics or NoMetrics()
+
+    async def handle(self, changes: Sequence[WhatsAppChange]) -> ReceiptsSummary:
+        """Apply every change of one webhook; it is all committed before this returns."""
+        summary = ReceiptsSummary()
+        async with self._store.transaction() as tx:
+            for change in changes:
+                await self._apply(tx, change, summary)
+            await tx.commit()
+        for status in summary.moved:
+            self._metrics.message_moved(status)
+        return summary
+
+    async def _apply(
+        self, tx: ReceiptTransaction, change: WhatsAppChange, summary: ReceiptsSummary
+    ) -> None:
+        numbers = await tx.restaurants_for(change.phone_number_id)
+        if not numbers:
+            summary.ignored_changes += 1
+            return
+        restaurant_ids = [n.restaurant_id for n in numbers]
+        # Locks are taken in provider-id order so concurrent webhooks never wait on each other
+        # in a cycle; a stable sort keeps one message's receipts in the order they came.
+        by_id = sorted(change.receipts, key=lambda r: r.provider_message_id)
+        for provider_id, grouped in itertools.groupby(by_id, key=lambda r: r.provider_message_id):
+            receipts = list(grouped)
+            await tx.lock_provider_id(provider_id)
+            known = await tx.find_message(provider_id, restaurant_ids)
+            if known is None:
+                for receipt in receipts:
+                    await tx.keep_pending(change.phone_number_id, receipt)
+                summary.pending += len(receipts)
+                continue
+            moved = await tx.move(known, settle(known.status, receipts))
+            summary.moved.extend(status.value for status in moved)
+        for text in change.texts:
+            intent = opt_intent(text.text)
+            if intent is None:
+                continue
+            # WhatsApp gives the sender in international form: no restaurant's country changes it
+            e164 = normalize("+" + text.sender.lstrip("+"), numbers[0].country)
+            if e164 is None:
+                continue
+            for number in numbers:
+                if intent is OptIntent.OUT:
+                    await tx.opt_out(number.restaurant_id, e164, text.sent_at)
+                    summary.opted_out += 1
+                else:
+                    await tx.opt_in(number.restaurant_id, e164)
+                    summary.opted_in += 1

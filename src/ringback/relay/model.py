@@ -1,0 +1,105 @@
+"""Values and enums of the relay: what a call event is, what a decision is."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+
+
+class Source(StrEnum):
+    PARTNER = "partner"
+    ZOHO = "zoho"
+    CCAI = "ccai"
+    TELNYX = "telnyx"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class Disposition(StrEnum):
+    MISSED = "missed"
+    ANSWERED = "answered"
+    OTHER = "other"
+
+
+class TimeRank(IntEnum):
+    """How surely a notification knows when its call happened. The notifications of one call
+    replace its time only with one ranked at least as high — equal only while the call is open
+    (neither decided nor answered) — so the call keeps the time SPEC §3 names, in any order."""
+
+    RECEIVED = 0
+    """Not a time the source states for the call: when the notification came, or the time of a
+    later stage of the call (an answer)."""
+    STATED = 1
+    """The time the source gives for the call (Zoho's ``start_time``, Telnyx ``call.initiated``)."""
+    FINAL = 2
+    """The time SPEC §3 puts above every other (a Telnyx hangup's ``start_time``)."""
+
+
+class Outcome(StrEnum):
+    SENT = "SENT"
+    QUEUED = "QUEUED"
+    FAILED = "FAILED"
+    SKIPPED_DUPLICATE = "SKIPPED_DUPLICATE"
+    SKIPPED_FEATURE_DISABLED = "SKIPPED_FEATURE_DISABLED"
+    SKIPPED_HIDDEN_NUMBER = "SKIPPED_HIDDEN_NUMBER"
+    SKIPPED_INVALID_NUMBER = "SKIPPED_INVALID_NUMBER"
+    SKIPPED_NOT_MOBILE = "SKIPPED_NOT_MOBILE"
+    SKIPPED_STALE = "SKIPPED_STALE"
+    SKIPPED_NO_WHATSAPP = "SKIPPED_NO_WHATSAPP"
+    SKIPPED_SUPPRESSED = "SKIPPED_SUPPRESSED"
+    SKIPPED_COOLDOWN = "SKIPPED_COOLDOWN"
+    SKIPPED_NO_TEMPLATE = "SKIPPED_NO_TEMPLATE"
+
+
+class TemplateType(StrEnum):
+    MISSED_CALL = "MISSED_CALL"
+    MISSED_CALL_WITH_RESERVATION = "MISSED_CALL_WITH_RESERVATION"
+    CALLBACK_UNANSWERED = "CALLBACK_UNANSWERED"
+
+
+ACTIVE_RESERVATION_STATUSES = frozenset(
+    {
+        "PENDING",
+        "PENDING_PAYMENT",
+        "CONFIRMED",
+        "CONFIRMED_PENDING_PAYMENT",
+        "MANUALLY_CONFIRMED",
+        "DOUBLE_CONFIRMED",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvent:
+    """What a door tells the relay about one call."""
+
+    source: Source
+    external_id: str | None
+    direction: Direction
+    disposition: Disposition
+    raw_number: str
+    occurred_at: dt.datetime
+    forced_outcome: Outcome | None = None
+    details: dict[str, object] | None = None
+    recovers_call_id: int | None = None
+    """An answered call that also recovers this call, whatever its age (CCAI callbacks)."""
+    time_rank: TimeRank = TimeRank.RECEIVED
+    """How surely ``occurred_at`` is the call's time (see ``TimeRank``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the relay answers for one event: the stored call as replied."""
+
+    call_id: int
+    outcome: Outcome | None
+    caller_phone_number: str
+    customer_id: int | None
+    reservation_id: int | None
+    template_type: TemplateType | None
+    created_at: dt.datetime
+    message_id: int | None = None

@@ -1,0 +1,136 @@
+"""Tenancy: the restaurant (the tenant) with its settings, and the tokens its doors accept."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+
+from ringback.relay.model import TemplateType
+
+
+class TokenKind(StrEnum):
+    PARTNER = "partner"
+    ZOHO = "zoho"
+    CCAI = "ccai"
+    OPS = "ops"
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    name: str
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class WhatsAppConfig:
+    phone_number_id: str | None
+    access_token: str | None
+    templates: dict[TemplateType, Template] = field(default_factory=dict)
+    fallback_first_name: str = "there"
+
+    @property
+    def can_send(self) -> bool:
+        return bool(self.phone_number_id) and bool(self.access_token)
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    start: dt.time
+    end: dt.time
+
+
+@dataclass(frozen=True, slots=True)
+class Restaurant:
+    """The tenant, with the settings the relay decides by."""
+
+    id: int
+    slug: str
+    name: str
+    country: str
+    timezone: str
+    missed_calls_enabled: bool = True
+    cooldown_hours: float = 6
+    max_call_age_hours: float = 24
+    send_delay_seconds: int = 0
+    quiet_hours: QuietHours | None = None
+    whatsapp: WhatsAppConfig = field(
+        default_factory=lambda: WhatsAppConfig(phone_number_id=None, access_token=None)
+    )
+
+
+def mint_token(kind: TokenKind) -> str:
+    """A new secret: 32 random bytes, prefixed so a leaked token says what it is."""
+    return f"rb_{kind.value}_{secrets.token_urlsafe(32)}"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def same_hash(stored: str, presented_token: str) -> bool:
+    return hmac.compare_digest(stored, hash_token(presented_token))
+
+
+def is_country(code: str) -> bool:
+    return code.upper() in phonenumbers.SUPPORTED_REGIONS
+
+
+@cache
+def is_timezone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return "/" in name or name == "UTC"
+
+
+def slugify(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    return slug[:60] or "restaurant"
+
+
+def parse_clock(value: str) -> dt.time:
+    hours, minutes = value.split(":")
+    return dt.time(int(hours), int(minutes))
+
+
+def restaurant_from_settings(row: dict[str, Any]) -> Restaurant:
+    """Build the relay's view of a restaurant from its stored settings."""
+    wa = row.get("whatsapp") or {}
+    templates: dict[TemplateType, Template] = {}
+    for key, value in (wa.get("templates") or {}).items():
+        if key in TemplateType.__members__ and value and value.get("name"):
+            templates[TemplateType(key)] = Template(value["name"], value.get("language") or "en")
+    quiet = row.get("quiet_hours")
+    return Restaurant(
+        id=row["id"],
+        slug=row["slug"],
+        name=row["name"],
+        country=row["country"],
+        timezone=row["timezone"],
+        missed_calls_enabled=row["missed_calls_enabled"],
+        cooldown_hours=row["cooldown_hours"],
+        max_call_age_hours=row["max_call_age_hours"],
+        send_delay_seconds=row["send_delay_seconds"],
+        quiet_hours=(
+            QuietHours(parse_clock(quiet["start"]), parse_clock(quiet["end"])) if quiet else None
+        ),
+        whatsapp=WhatsAppConfig(
+            phone_number_id=wa.get("phone_number_id"),
+            access_token=wa.get("access_token"),
+            templates=templates,
+            fallback_first_name=wa.get("fallback_first_name") or "there",
+        ),
+    )

@@ -1,0 +1,133 @@
+"""SqlTenancyStore: restaurants and their tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ringback.db.driver import DriverStatement
+from ringback.db.engine import autocommit
+from ringback.db.tables import RESTAURANT_SETTINGS, api_token, restaurant
+from ringback.tenancy.model import TokenKind, hash_token, same_hash, slugify
+
+# Every authenticated request runs this: built once, read in autocommit (no BEGIN/ROLLBACK)
+# by the driver itself (driver.py).
+_AUTHENTICATE = DriverStatement(
+    select(api_token.c.token_hash, api_token.c.kind, *RESTAURANT_SETTINGS)
+    .join(restaurant, restaurant.c.id == api_token.c.restaurant_id)
+    .where(api_token.c.token_hash == bindparam("p_hash"), api_token.c.revoked_at.is_(None))
+)
+
+
+class SqlTenancyStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._autocommit = autocommit(engine)
+
+    async def authenticate(self, token: str, kinds: frozenset[TokenKind]) -> dict[str, Any] | None:
+        """The restaurant settings behind a live token of one of ``kinds``, else None."""
+        digest = hash_token(token)
+        async with self._autocommit.connect() as conn:
+            row = await _AUTHENTICATE.fetchrow(conn, {"p_hash": digest})
+        if row is None or not same_hash(row["token_hash"], token):
+            return None
+        if TokenKind(row["kind"]) not in kinds:
+            return None
+        return dict(row)
+
+    async def create_restaurant(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Insert a restaurant; a slug derived from the name gets a suffix until it is unique."""
+        explicit = values.get("slug")
+        base = explicit or slugify(values["name"])
+        for n in range(1, 1000):
+            slug = base if n == 1 else f"{base}-{n}"
+            try:
+                async with self._engine.begin() as conn:
+                    row = (
+                        (
+                            await conn.execute(
+                                insert(restaurant)
+                                .values(**{**values, "slug": slug})
+                                .returning(*restaurant.c)
+                            )
+                        )
+                        .mappings()
+                        .one()
+                    )
+                return dict(row)
+            except IntegrityError:
+                if explicit:
+                    raise
+        raise RuntimeError("no free slug")
+
+    async def get_restaurant(self, restaurant_id: int) -> dict[str, Any] | None:
+        async with self._engine.connect() as conn:
+            row = (
+                (await conn.execute(select(restaurant).where(restaurant.c.id == restaurant_id)))
+                .mappings()
+                .first()
+            )
+        return dict(row) if row else None
+
+    async def get_restaurant_by_slug(self, slug: str) -> dict[str, Any] | None:
+        async with self._engine.connect() as conn:
+            row = (
+                (await conn.execute(select(restaurant).where(restaurant.c.slug == slug)))
+                .mappings()
+                .first()
+            )
+        return dict(row) if row else None
+
+    async def list_restaurants(self) -> list[dict[str, Any]]:
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(select(restaurant).order_by(restaurant.c.id))).mappings()
+            return [dict(r) for r in rows]
+
+    async def update_restaurant(
+        self, restaurant_id: int, values: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        async with self._engine.begin() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        update(restaurant)
+                        .where(restaurant.c.id == restaurant_id)
+                        .values(**values, updated_at=func.now())
+                        .returning(*restaurant.c)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return dict(row) if row else None
+
+    async def create_token(
+        self, restaurant_id: int, kind: TokenKind, token: str, name: str | None
+    ) -> int:
+        async with self._engine.begin() as conn:
+            return int(
+                (
+                    await conn.execute(
+                        insert(api_token)
+                        .values(
+                            restaurant_id=restaurant_id,
+                            kind=kind.value,
+                            name=name,
+                            token_hash=hash_token(token),
+                        )
+                        .returning(api_token.c.id)
+                    )
+                ).scalar_one()
+            )
+
+    async def revoke_token(self, token_id: int) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(api_token)
+                .where(api_token.c.id == token_id, api_token.c.revoked_at.is_(None))
+                .values(revoked_at=func.now())
+            )
+        return bool(result.rowcount)
