@@ -23,3 +23,12 @@ class NotFound(RingbackError):
 
 class Conflict(RingbackError):
     """The resource is not in a state that allows the request."""
+
+
+class DatabaseUnavailable(RingbackError):
+    """PostgreSQL cannot be reached or dropped the connection (lost, timed out, shutting down,
+    starting up, pool exhausted): the request may be retried shortly."""
+
+
+class UnstorableText(RingbackError):
+    """Input text no database can hold: a NUL byte, or an unpaired surrogate from a JSON escape."""

@@ -10,9 +10,11 @@ import respx
 
 from ringback.app import create_app
 from ringback.bootstrap import Container
-from ringback.db.tx import SqlUnitOfWork, SqlUnitOfWorkFactory
+from ringback.db.tx import Tx
+from ringback.relay.model import CallEvent, Decision
 from ringback.relay.service import RelayService
 from ringback.settings import Settings
+from ringback.tenancy.model import Restaurant
 from tests.api.ccai_support import created, inbound_body, make_ccai_restaurant, move, moved
 from tests.api.conftest import sent_bodies
 from tests.conftest import MakeRestaurant, random_mobile
@@ -25,24 +27,22 @@ class CommitFails(Exception):
     pass
 
 
-class FailingFirstCommit(SqlUnitOfWorkFactory):
-    """A real unit of work whose first commit fails, as if the process died right there."""
+class FailingFirstCommit(RelayService):
+    """The real relay, whose first decision's transaction fails to commit, as if the process
+    died right there."""
 
-    def __init__(self, container: Container) -> None:
-        super().__init__(container.engine)
-        self.failures_left = 1
+    failures_left = 1
 
-    def __call__(self) -> SqlUnitOfWork:
-        factory = self
+    async def decide(self, tx: Tx, restaurant: Restaurant, event: CallEvent) -> Decision:
+        decision = await super().decide(tx, restaurant, event)
+        if self.failures_left:
+            self.failures_left -= 1
 
-        class Flaky(SqlUnitOfWork):
-            async def commit(self) -> None:
-                if factory.failures_left:
-                    factory.failures_left -= 1
-                    raise CommitFails
-                await super().commit()
+            async def fail() -> None:
+                raise CommitFails
 
-        return Flaky(self._engine)
+            tx.commit = fail  # type: ignore[method-assign]
+        return decision
 
 
 async def test_a_failed_decision_leaves_the_call_unmoved_and_the_retry_sends_one_message(
@@ -51,9 +51,10 @@ async def test_a_failed_decision_leaves_the_call_unmoved_and_the_retry_sends_one
     make_restaurant: MakeRestaurant,
     graph: respx.MockRouter,
 ) -> None:
-    flaky = FailingFirstCommit(container)
     # the reply says SENT only if the send finishes within the deadline: one only a hang reaches
-    relay = RelayService(flaky, container.dispatcher, inline_timeout=SLOW_MACHINE_SECONDS)
+    relay = FailingFirstCommit(
+        container.database, container.dispatcher, inline_timeout=SLOW_MACHINE_SECONDS
+    )
     app = create_app(
         settings.model_copy(update={"ccai_rate_limit_per_second": 0}),
         dataclasses.replace(container, relay=relay),

@@ -5,8 +5,7 @@ more CPU per statement than the round trip it makes: for the few statements ever
 (the token lookup, the decision, the send's record) it was the largest cost left in a report
 (docs/PERFORMANCE.md). These statements stay SQLAlchemy Core, compiled once by the asyncpg
 dialect, and run on the driver connection *under* SQLAlchemy's connection: same pool, same
-transaction, same timeouts. Driver errors are raised as SQLAlchemy's ``DBAPIError`` so the edge
-maps them as it maps every database error (api/errors.py).
+transaction, same timeouts. Driver errors are translated as ``errors.py`` translates SQLAlchemy's.
 """
 
 from __future__ import annotations
@@ -23,6 +22,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+
+from ringback.db.errors import translate
+from ringback.errors import DatabaseUnavailable
 
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
 _CLIENT_ERRORS = (asyncpg.InterfaceError, asyncpg.InternalClientError)
@@ -69,6 +71,13 @@ class DriverStatement:
         rows = await self.fetch(conn, params)
         return rows[0] if rows else None
 
+    async def fetch_one(self, conn: AsyncConnection, params: Mapping[str, Any]) -> asyncpg.Record:
+        """Run a statement that returns exactly one row (an upsert's RETURNING, a select of
+        aggregates)."""
+        row = await self.fetchrow(conn, params)
+        assert row is not None, "the statement returns one row"
+        return row
+
     async def execute(self, conn: AsyncConnection, params: Mapping[str, Any]) -> int:
         """Run a statement that returns no rows; the number of rows it wrote."""
         driver = await driver_of(conn)
@@ -80,7 +89,8 @@ class DriverStatement:
 
 @contextlib.asynccontextmanager
 async def guarded(conn: AsyncConnection, sql: str) -> AsyncIterator[None]:
-    """Driver errors become SQLAlchemy's, which the edge maps (503 when the database is gone).
+    """Driver errors become the exception tree's (``errors.py``), or SQLAlchemy's for any other
+    error the server reported, as SQLAlchemy's own statements raise them.
 
     An error the server reported (a ``PostgresError``) leaves the connection usable. Any other
     (lost connection, timeout, cancellation) may leave the driver mid-protocol: the connection is
@@ -89,12 +99,15 @@ async def guarded(conn: AsyncConnection, sql: str) -> AsyncIterator[None]:
     try:
         yield
     except asyncpg.PostgresError as exc:
-        raise DBAPIError(sql, None, exc) from exc
+        raise (translate(exc) or DBAPIError(sql, None, exc)) from exc
     except BaseException as exc:
         with contextlib.suppress(Exception):
             await conn.invalidate()
         if isinstance(exc, _CLIENT_ERRORS):
-            raise DBAPIError(sql, None, exc, connection_invalidated=True) from exc
+            raise DatabaseUnavailable(type(exc).__name__) from exc
+        translated = translate(exc) if isinstance(exc, Exception) else None
+        if translated is not None:
+            raise translated from exc
         raise
 
 

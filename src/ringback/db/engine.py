@@ -27,11 +27,3 @@ def build_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEn
             "server_settings": {"application_name": "ringback"},
         },
     )
-
-
-def autocommit(engine: AsyncEngine) -> AsyncEngine:
-    """The engine with connections in autocommit: for one-statement work (no BEGIN/COMMIT round
-    trips) and for transactions the caller runs on the driver itself (unit_of_work.py)."""
-    if engine.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
-        return engine
-    return engine.execution_options(isolation_level="AUTOCOMMIT")

@@ -1,4 +1,6 @@
-"""Rows. Table names are singular snake_case; every timestamp is timestamptz."""
+"""Every table and index, in one module: the rows as declared (what alembic compares the
+migrations with), then the ``Table``s the statements use. Table names are singular snake_case;
+every timestamp is timestamptz."""
 
 from __future__ import annotations
 
@@ -241,42 +243,19 @@ class MessageEventRow(Base):
     created_at: Mapped[dt.datetime] = _created()
 
 
-restaurant = cast(Table, RestaurantRow.__table__)
+class PendingReceiptRow(Base):
+    """A receipt for a provider message id no message carries yet; applied at ``mark_sent``."""
 
+    __tablename__ = "pending_receipt"
+    __table_args__ = (UniqueConstraint("provider_message_id", "status"),)
 
-api_token = cast(Table, ApiTokenRow.__table__)
-
-
-# What a request needs of its restaurant (domain/tenancy.py restaurant_from_settings)
-RESTAURANT_SETTINGS = [c for c in restaurant.c if c.name not in ("created_at", "updated_at")]
-
-
-customer = cast(Table, CustomerRow.__table__)
-
-
-reservation = cast(Table, ReservationRow.__table__)
-
-
-call = cast(Table, CallRow.__table__)
-
-
-message = cast(Table, MessageRow.__table__)
-
-
-message_event = cast(Table, MessageEventRow.__table__)
-
-
-def message_status_is(status: str) -> ColumnElement[bool]:
-    """``message.status = '<status>'`` with the value written into the SQL, not bound, so the
-    planner can use the partial indexes above in any plan: a generic plan of a prepared statement
-    cannot match a bound value against an index predicate."""
-    return message.c.status == literal_column(f"'{MessageStatus(status).value}'")
-
-
-def customer_suppressed() -> ColumnElement[bool]:
-    """Rule 8 and the send-time check (SPEC §3): the customer opted out or is flagged a bad actor,
-    whatever set it (ops, partner, WhatsApp STOP, CCAI flags)."""
-    return customer.c.opted_out_at.is_not(None) | customer.c.bad_actor
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    provider_message_id: Mapped[str] = mapped_column(Text, nullable=False)
+    phone_number_id: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    reported_at: Mapped[dt.datetime] = mapped_column(TZ, nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(TZ, nullable=False, server_default=func.now())
 
 
 class CcaiCallRow(Base):
@@ -312,9 +291,6 @@ class CcaiCallRow(Base):
     scheduled_at: Mapped[dt.datetime | None] = mapped_column(TZ)
 
 
-ccai_call = cast(Table, CcaiCallRow.__table__)
-
-
 class OpsSessionRow(Base):
     """A dashboard sign-in. The cookie carries a random id; only its hash is stored, beside the
     hash of the token that signed in (an ops token's row, or the admin token), which is checked
@@ -332,8 +308,24 @@ class OpsSessionRow(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(TZ, nullable=False, index=True)
 
 
+# --- the tables, as SQLAlchemy Core statements use them -----------------------------------
+
+restaurant = cast(Table, RestaurantRow.__table__)
+api_token = cast(Table, ApiTokenRow.__table__)
+customer = cast(Table, CustomerRow.__table__)
+reservation = cast(Table, ReservationRow.__table__)
+call = cast(Table, CallRow.__table__)
+message = cast(Table, MessageRow.__table__)
+message_event = cast(Table, MessageEventRow.__table__)
+pending_receipt = cast(Table, PendingReceiptRow.__table__)
+ccai_call = cast(Table, CcaiCallRow.__table__)
 ops_session = cast(Table, OpsSessionRow.__table__)
 
+# What a request needs of its restaurant (``tenancy.model.restaurant_from_settings`` reads it)
+RESTAURANT_SETTINGS = [c for c in restaurant.c if c.name not in ("created_at", "updated_at")]
+
+
+# --- indexes declared beside the tables' own ---------------------------------------------
 
 # The list is ordered by (occurred_at DESC, id DESC) inside one restaurant
 # (ix_call_ops_time, migration 0005). A filter on a column with rare values
@@ -370,33 +362,31 @@ CALL_FILTER_INDEXES = (
 
 # Statistics read (occurred_at, disposition, outcome, recovered_at) of a time range and each
 # call's message status, both index-only: through ix_call_ops_time and ux_message_call_id
-# (tables.py), whose INCLUDE columns are there for them.
+# (above), whose INCLUDE columns are there for them.
 # Messages by status within a restaurant (the message_status filter starts from the messages).
 MESSAGE_STATUS_INDEX = Index(
     "ix_message_ops_status", message.c.restaurant_id, message.c.status, message.c.call_id
 )
 
 
-class PendingReceiptRow(Base):
-    """A receipt for a provider message id no message carries yet; applied at ``mark_sent``."""
-
-    __tablename__ = "pending_receipt"
-    __table_args__ = (UniqueConstraint("provider_message_id", "status"),)
-
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    provider_message_id: Mapped[str] = mapped_column(Text, nullable=False)
-    phone_number_id: Mapped[str] = mapped_column(Text, nullable=False)
-    status: Mapped[str] = mapped_column(Text, nullable=False)
-    error: Mapped[str | None] = mapped_column(Text)
-    reported_at: Mapped[dt.datetime] = mapped_column(TZ, nullable=False)
-    created_at: Mapped[dt.datetime] = mapped_column(TZ, nullable=False, server_default=func.now())
-
-
-pending_receipt = cast(Table, PendingReceiptRow.__table__)
-
-
 # A status webhook names the business number (phone_number_id): its restaurants are found by it.
 WHATSAPP_NUMBER_INDEX = Index(
     "ix_restaurant_whatsapp_phone_number_id",
-    cast(Table, RestaurantRow.__table__).c.whatsapp["phone_number_id"].astext,
+    restaurant.c.whatsapp["phone_number_id"].astext,
 )
+
+
+# --- expressions every slice's statements share ------------------------------------------
+
+
+def message_status_is(status: str) -> ColumnElement[bool]:
+    """``message.status = '<status>'`` with the value written into the SQL, not bound, so the
+    planner can use the partial indexes above in any plan: a generic plan of a prepared statement
+    cannot match a bound value against an index predicate."""
+    return message.c.status == literal_column(f"'{MessageStatus(status).value}'")
+
+
+def customer_suppressed() -> ColumnElement[bool]:
+    """Rule 8 and the send-time check (SPEC §3): the customer opted out or is flagged a bad actor,
+    whatever set it (ops, partner, WhatsApp STOP, CCAI flags)."""
+    return customer.c.opted_out_at.is_not(None) | customer.c.bad_actor

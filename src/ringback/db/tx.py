@@ -12,21 +12,21 @@
   transaction. For reads and for one-statement writes, which then cost no BEGIN/COMMIT round trips.
 
 A connection whose state is unknown after an error (lost, timed out, cancelled mid-protocol) is
-invalidated, never handed out again.
+invalidated, never handed out again. Driver and pool errors that escape either block are raised
+as the exception tree's ``DatabaseUnavailable`` / ``UnstorableText`` (``errors.py``); any other
+error (a constraint violation, a bug) is raised as it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from types import TracebackType
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ringback.db.driver import driver_of, guarded
-from ringback.db.engine import autocommit
-from ringback.relay.queries import SqlRelayStore
+from ringback.db.errors import translate
 
 
 class Tx:
@@ -63,6 +63,17 @@ class Tx:
             await self.conn.invalidate()
 
 
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except Exception as error:
+        translated = translate(error)
+        if translated is None or translated is error:
+            raise
+        raise translated from error
+
+
 class Database:
     """Transactions and autocommit connections on one engine."""
 
@@ -74,107 +85,33 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
-        conn = await self._autocommit.connect()
-        try:
-            driver = await driver_of(conn)
-            # a pooled connection the server dropped fails here already ("connection is
-            # closed"): that is the database being unavailable, as much as a failed BEGIN
-            async with guarded(conn, "BEGIN"):
-                driver_tx = driver.transaction()
-                await driver_tx.start()
-        except BaseException:
-            await conn.invalidate()
-            await conn.close()
-            raise
-        tx = Tx(conn, driver_tx)
-        try:
-            yield tx
-        finally:
+        with _translated():
+            conn = await self._autocommit.connect()
             try:
-                await tx._finish()
-            finally:
+                driver = await driver_of(conn)
+                # a pooled connection the server dropped fails here already ("connection is
+                # closed"): that is the database being unavailable, as much as a failed BEGIN
+                async with guarded(conn, "BEGIN"):
+                    driver_tx = driver.transaction()
+                    await driver_tx.start()
+            except BaseException:
+                await conn.invalidate()
                 await conn.close()
+                raise
+            tx = Tx(conn, driver_tx)
+            try:
+                yield tx
+            finally:
+                try:
+                    await tx._finish()
+                finally:
+                    await conn.close()
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection]:
-        async with self._autocommit.connect() as conn:
-            yield conn
+        with _translated():
+            async with self._autocommit.connect() as conn:
+                yield conn
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-
-
-# --- the old unit of work: removed once every slice uses Database (issue 14) ---
-class SqlUnitOfWork:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = autocommit(engine)
-        self._conn: AsyncConnection | None = None
-        self._tx: Any = None
-        self._broken = False
-        self._relay: SqlRelayStore | None = None
-
-    @property
-    def relay(self) -> SqlRelayStore:
-        assert self._relay is not None, "use the unit of work with 'async with'"
-        return self._relay
-
-    @property
-    def connection(self) -> AsyncConnection:
-        assert self._conn is not None, "use the unit of work with 'async with'"
-        return self._conn
-
-    async def __aenter__(self) -> SqlUnitOfWork:
-        self._conn = await self._engine.connect()
-        try:
-            driver = await driver_of(self._conn)
-            async with guarded(self._conn, "BEGIN"):
-                # a pooled connection the server dropped fails here already ("connection is
-                # closed"): that is the database being unavailable, as much as a failed BEGIN
-                tx = driver.transaction()
-                await tx.start()
-            self._tx = tx
-        except BaseException:
-            await self._conn.invalidate()
-            await self._conn.close()
-            raise
-        self._relay = SqlRelayStore(self._conn)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._conn is not None
-        try:
-            if self._tx is not None:
-                tx, self._tx = self._tx, None
-                await tx.rollback()
-        except BaseException:
-            self._broken = True  # the first error (if any) is the one that matters
-        try:
-            if self._broken:
-                # the connection's state is unknown: it must never serve another transaction
-                await self._conn.invalidate()
-        finally:
-            await self._conn.close()
-
-    async def commit(self) -> None:
-        assert self._tx is not None, "the unit of work is already finished"
-        assert self._conn is not None
-        tx, self._tx = self._tx, None
-        try:
-            async with guarded(self._conn, "COMMIT"):
-                await tx.commit()
-        except BaseException:
-            self._broken = True
-            raise
-
-
-class SqlUnitOfWorkFactory:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = autocommit(engine)
-
-    def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._engine)

@@ -12,12 +12,18 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
-from ringback.errors import Conflict, IdempotencyConflict, NotFound
+from ringback.db.errors import translate
+from ringback.errors import (
+    Conflict,
+    DatabaseUnavailable,
+    IdempotencyConflict,
+    NotFound,
+    UnstorableText,
+)
 
 log = logging.getLogger("ringback.http")
 
@@ -126,57 +132,6 @@ def _from_validation(error: RequestValidationError) -> ApiError:
     return validation_error(details)
 
 
-def _causes(error: BaseException | None) -> list[BaseException]:
-    """The error and what caused it. The asyncpg dialect wraps the driver's exception in its own
-    generic ``Error``: the telling one (CannotConnectNowError, …) is its cause."""
-    chain: list[BaseException] = []
-    while error is not None and len(chain) < 5:
-        chain.append(error)
-        error = error.__cause__
-    return chain
-
-
-# PostgreSQL refuses text holding a NUL byte (22021) or a character its encoding lacks (22P05).
-_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
-
-
-def _is_unstorable_text(error: BaseException) -> bool:
-    """Input text no database can hold: a NUL byte, or an unpaired surrogate from a JSON escape."""
-    chain = _causes(error)
-    if isinstance(error, sa_exc.DBAPIError):
-        chain += _causes(error.orig)
-    return any(
-        isinstance(e, UnicodeEncodeError) or getattr(e, "sqlstate", None) in _UNSTORABLE_TEXT
-        for e in chain
-    )
-
-
-_CONNECTION_LOST = (
-    "ConnectionDoesNotExist",
-    "CannotConnectNow",
-    "ConnectionFailure",
-    "InterfaceError",
-    "AdminShutdown",
-    "CrashShutdown",
-)
-
-
-def _connection_lost(chain: list[BaseException]) -> bool:
-    names = " ".join(type(e).__name__ for e in chain)
-    return any(isinstance(e, OSError) for e in chain) or any(
-        marker in names for marker in _CONNECTION_LOST
-    )
-
-
-def _is_unavailable(error: BaseException) -> bool:
-    if isinstance(error, OSError | TimeoutError | sa_exc.TimeoutError):
-        return True
-    if isinstance(error, sa_exc.DBAPIError):
-        return error.connection_invalidated or _connection_lost(_causes(error.orig))
-    # a driver error that escaped the database adapters' wrapping is still a lost connection
-    return isinstance(error, sa_exc.InterfaceError) or _connection_lost(_causes(error))
-
-
 def to_api_error(error: BaseException) -> ApiError:
     """The one mapping from what the code raises to what the client reads."""
     if isinstance(error, ApiError):
@@ -208,9 +163,10 @@ def to_api_error(error: BaseException) -> ApiError:
         if error.status_code == 400:  # a body FastAPI could not decode (not UTF-8, not a form)
             return ApiError(400, "MALFORMED_REQUEST", "The body could not be read")
         return ApiError(error.status_code, "HTTP_ERROR", str(error.detail))
-    if _is_unavailable(error):
+    database_error = translate(error)  # what escaped the engine untranslated is matched too
+    if isinstance(database_error, DatabaseUnavailable):
         return unavailable()
-    if _is_unstorable_text(error):
+    if isinstance(database_error, UnstorableText):
         return validation_error(
             [{"field": "body", "message": "text with a NUL byte or an unpaired surrogate"}],
             "The request holds text that cannot be stored (a NUL byte or an unpaired surrogate)",

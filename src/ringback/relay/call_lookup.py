@@ -6,9 +6,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ringback.db.tables import call
+from ringback.db.tx import Database
 from ringback.relay.model import Direction, Source
 
 
@@ -22,8 +22,8 @@ class KnownCall:
 
 
 class SqlCallLookup:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
     async def find(self, restaurant_id: int, source: Source, external_id: str) -> KnownCall | None:
         stmt = select(
@@ -37,7 +37,7 @@ class SqlCallLookup:
             call.c.source == source.value,
             call.c.external_id == external_id,
         )
-        async with self._engine.connect() as conn:
+        async with self._database.connection() as conn:
             row = (await conn.execute(stmt)).first()
         if row is None:
             return None

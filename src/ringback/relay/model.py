@@ -1,10 +1,15 @@
-"""Values and enums of the relay: what a call event is, what a decision is."""
+"""Values and enums of the relay: what a call event is, what the rules decide (``Verdict``) and
+what the relay replies for the stored call (``Decision``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the messages slice's values name the relay's enums: no import at run time
+    from ringback.messages.ports import ClaimedMessage, NewMessage
 
 
 class Source(StrEnum):
@@ -92,6 +97,54 @@ class CallEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class CallerFacts:
+    """What the database knows of a valid reported number (SPEC §3): its customer, matched or
+    created, and their reservation of the window, if any."""
+
+    customer_id: int
+    customer_name: str | None
+    suppressed: bool
+    """Opted out or flagged a bad actor (rule 8)."""
+    reservation_id: int | None = None
+    reservation_start_at: dt.datetime | None = None
+    party_size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the rules decide for a missed report (``rules.decide``).
+
+    The two rules that need the database are applied by the statement that stores the verdict:
+    the claim (rule 1) keeps only the first decision of a key, and a verdict that reached the
+    cooldown rule carries the window that rule 9 checks, under the caller's lock
+    (``rules.final_verdict`` tells what that statement makes of it).
+    """
+
+    outcome: Outcome
+    customer_id: int | None = None
+    reservation_id: int | None = None
+    template_type: TemplateType | None = None
+    message: NewMessage | None = None
+    """The message to enqueue with the call (outcome ``QUEUED``)."""
+    cooldown: tuple[dt.datetime, dt.datetime] | None = None
+    """``(earliest, latest)``: another missed call of the number with a live message whose time
+    lies strictly inside makes the call ``SKIPPED_COOLDOWN``."""
+
+
+class Claim(StrEnum):
+    """What the decision statement found for the report's ``(restaurant, source, external_id)``."""
+
+    WON = "won"
+    """This report decided the call."""
+    COOLED = "cooled"
+    """This report decided the call, and the cooldown overruled its verdict (rule 9)."""
+    TAKEN = "taken"
+    """An earlier report decided the call (rule 1)."""
+    OPEN = "open"
+    """The call was answered before this missed report: stored, never decided."""
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What the relay answers for one event: the stored call as replied."""
 
@@ -103,3 +156,7 @@ class Decision:
     template_type: TemplateType | None
     created_at: dt.datetime
     message_id: int | None = None
+    sending: ClaimedMessage | None = None
+    """The message written leased to this request: sent after the commit (``RelayService``)."""
+    cancelled: int = 0
+    """Queued messages an answered call cancelled (counted after the commit)."""

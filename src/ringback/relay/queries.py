@@ -1,29 +1,28 @@
-"""SqlRelayStore: the relay's statements, on the unit of work's connection (SQLAlchemy Core)."""
+"""The relay's reads and writes, inside the use case's ``Tx``: the statements of
+``statements.py`` with their parameters, and their rows read as the relay's values."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import replace
 from typing import Any
 
-import asyncpg
 from sqlalchemy import func, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ringback.db.driver import DriverStatement
 from ringback.db.tables import call
-from ringback.messages.ports import NewMessage
-from ringback.messages.states import MessageStatus
-from ringback.relay.model import CallEvent, Disposition, TemplateType
-from ringback.relay.ports import (
+from ringback.db.tx import Tx
+from ringback.messages import queries as outbox
+from ringback.relay import rules
+from ringback.relay.model import (
     CallerFacts,
-    CallerLookup,
-    CallVerdict,
-    CooldownWindow,
-    CustomerRecord,
-    DecidedCall,
-    ReservationRecord,
-    StoredCall,
+    CallEvent,
+    Claim,
+    Decision,
+    Disposition,
+    Outcome,
+    TemplateType,
+    Verdict,
 )
 from ringback.relay.statements import (
     CUSTOMER,
@@ -56,12 +55,12 @@ def _call_params(
     }
 
 
-def _stored(row: Any, claim: uuid.UUID | None) -> StoredCall:
-    return StoredCall(
-        id=row["id"],
+def _decision(row: Any) -> Decision:
+    """The call row as stored (``statements._CALL_COLUMNS``)."""
+    return Decision(
+        call_id=row["id"],
+        outcome=Outcome(row["outcome"]) if row["outcome"] else None,
         caller_phone_number=row["caller_phone_number"],
-        claimed=claim is not None and row["decision_token"] == claim,
-        decided=row["decision_token"] is not None,
         customer_id=row["customer_id"],
         reservation_id=row["reservation_id"],
         template_type=TemplateType(row["template_type"]) if row["template_type"] else None,
@@ -69,139 +68,110 @@ def _stored(row: Any, claim: uuid.UUID | None) -> StoredCall:
     )
 
 
-async def _one(
-    statement: DriverStatement, conn: AsyncConnection, params: dict[str, Any]
-) -> asyncpg.Record:
-    row = await statement.fetchrow(conn, params)
-    assert row is not None, "the statement returns one row"
-    return row
+async def match_caller(
+    tx: Tx, restaurant_id: int, phone_number: str, occurred_at: dt.datetime, *, lock: bool
+) -> CallerFacts:
+    """The customer of ``phone_number`` (matched or created) and their reservation; with
+    ``lock``, the caller's decision lock, held until the transaction ends."""
+    params = {
+        "p_restaurant_id": restaurant_id,
+        "p_phone_number": phone_number,
+        "c_reservations_from": occurred_at - rules.RESERVATION_LOOKBACK,
+        "c_reservations_until": occurred_at + rules.RESERVATION_LOOKAHEAD,
+        "c_lock": lock,
+        "c_lock_key": f"{restaurant_id}:{phone_number}",
+    }
+    row = await MATCH_CALLER.fetch_one(tx.conn, params)
+    return CallerFacts(
+        customer_id=row["id"],
+        customer_name=row["name"],
+        suppressed=bool(row["suppressed"]),
+        reservation_id=row["reservation_id"],
+        reservation_start_at=row["start_at"],
+        party_size=row["party_size"],
+    )
 
 
-class SqlRelayStore:
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._conn = connection
+async def match_customer(tx: Tx, restaurant_id: int, phone_number: str) -> int:
+    """The id of the customer of ``phone_number``, created if unknown."""
+    params = {"p_restaurant_id": restaurant_id, "p_phone_number": phone_number}
+    row = await CUSTOMER.fetch_one(tx.conn, params)
+    return int(row["id"])
 
-    async def record_call(
-        self,
-        restaurant_id: int,
-        event: CallEvent,
-        caller_phone_number: str,
-        customer_id: int | None,
-    ) -> StoredCall:
-        """Upsert the row of ``(restaurant, source, external_id)``; it claims no decision."""
-        params = _call_params(restaurant_id, event, caller_phone_number, None)
-        params["p_customer_id"] = customer_id
-        row = await _one(RECORD_CALL, self._conn, params)
-        return _stored(row, None)
 
-    async def match_caller(self, restaurant_id: int, caller: CallerLookup) -> CallerFacts:
-        params = {
-            "p_restaurant_id": restaurant_id,
-            "p_phone_number": caller.phone_number,
-            "c_reservations_from": caller.reservations_from,
-            "c_reservations_until": caller.reservations_until,
-            "c_lock": caller.lock,
-            "c_lock_key": f"{restaurant_id}:{caller.phone_number}",
+async def record_call(
+    tx: Tx, restaurant_id: int, event: CallEvent, caller_phone_number: str, customer_id: int | None
+) -> Decision:
+    """Upsert the row of an answered or other notification: it claims no decision. The row
+    takes ``customer_id`` unless it already has a customer."""
+    params = _call_params(restaurant_id, event, caller_phone_number, None)
+    params["p_customer_id"] = customer_id
+    return _decision(await RECORD_CALL.fetch_one(tx.conn, params))
+
+
+async def decide_call(
+    tx: Tx,
+    restaurant_id: int,
+    event: CallEvent,
+    caller_phone_number: str,
+    verdict: Verdict,
+) -> tuple[Decision, Claim]:
+    """One statement: the cooldown check, the call row with ``verdict`` if this report claims
+    the call's decision, and the verdict's message. Returns the row as stored and what the
+    statement found (``Claim``).
+
+    A message the request will send inline is written already leased to it (``sending``,
+    attempt 1), so no worker can take it first; if the process dies, the lease expires and a
+    worker sends it.
+    """
+    claim = uuid.uuid4()
+    params = _call_params(restaurant_id, event, caller_phone_number, claim)
+    earliest, latest = verdict.cooldown or (None, None)
+    params.update(
+        {
+            "p_outcome": verdict.outcome.value,
+            "p_customer_id": verdict.customer_id,
+            "p_reservation_id": verdict.reservation_id,
+            "p_template_type": verdict.template_type.value if verdict.template_type else None,
+            "k_restaurant_id": restaurant_id if verdict.cooldown else None,
+            "k_phone_number": caller_phone_number if verdict.cooldown else None,
+            "k_earliest": earliest,
+            "k_latest": latest,
         }
-        row = await _one(MATCH_CALLER, self._conn, params)
-        return CallerFacts(
-            customer=CustomerRecord(
-                id=row["id"], name=row["name"], suppressed=bool(row["suppressed"])
-            ),
-            reservation=ReservationRecord(
-                id=row["reservation_id"],
-                start_at=row["start_at"],
-                party_size=row["party_size"],
-            )
-            if row["reservation_id"] is not None
-            else None,
+    )
+    statement = DECIDE_CALL
+    if verdict.message is not None:
+        statement = DECIDE_CALL_AND_ENQUEUE
+        params.update(outbox.enqueue_params(verdict.message))
+    row = await statement.fetch_one(tx.conn, params)
+    decision = _decision(row)
+    if row["decision_token"] == claim:
+        found = Claim.COOLED if row["hit"] else Claim.WON
+        return replace(decision, message_id=row["message_id"]), found
+    return decision, Claim.OPEN if row["decision_token"] is None else Claim.TAKEN
+
+
+async def mark_answered(
+    tx: Tx, restaurant_id: int, customer_id: int, answered_at: dt.datetime
+) -> int:
+    """Cancel the customer's queued messages and mark their missed calls of the recovery
+    window recovered; returns how many messages were cancelled."""
+    params = {
+        "p_restaurant_id": restaurant_id,
+        "p_customer_id": customer_id,
+        "p_answered_at": answered_at,
+        "p_since": answered_at - rules.RECOVERY_WINDOW,
+    }
+    return await MARK_ANSWERED.execute(tx.conn, params)
+
+
+async def mark_recovered(tx: Tx, restaurant_id: int, call_id: int, at: dt.datetime) -> None:
+    await tx.conn.execute(
+        update(call)
+        .where(
+            call.c.id == call_id,
+            call.c.restaurant_id == restaurant_id,
+            call.c.recovered_at.is_(None),
         )
-
-    async def match_or_create_customer(
-        self, restaurant_id: int, phone_number: str
-    ) -> CustomerRecord:
-        params = {"p_restaurant_id": restaurant_id, "p_phone_number": phone_number}
-        row = await _one(CUSTOMER, self._conn, params)
-        return CustomerRecord(id=row["id"], name=row["name"], suppressed=bool(row["suppressed"]))
-
-    async def decide_call(
-        self,
-        restaurant_id: int,
-        event: CallEvent,
-        caller_phone_number: str,
-        claim_token: uuid.UUID,
-        verdict: CallVerdict,
-        message: NewMessage | None = None,
-        cooldown: CooldownWindow | None = None,
-    ) -> DecidedCall:
-        """One statement: the cooldown check, the call row with its decision, the message.
-
-        A message the request will send inline is written already leased to it (``sending``,
-        attempt 1), so no worker can take it first; if the process dies, the lease expires and a
-        worker sends it.
-        """
-        params = _call_params(restaurant_id, event, caller_phone_number, claim_token)
-        params.update(
-            {
-                "p_outcome": verdict.outcome.value,
-                "p_customer_id": verdict.customer_id,
-                "p_reservation_id": verdict.reservation_id,
-                "p_template_type": verdict.template_type.value if verdict.template_type else None,
-                "k_restaurant_id": cooldown.restaurant_id if cooldown else None,
-                "k_phone_number": cooldown.phone_number if cooldown else None,
-                "k_earliest": cooldown.earliest if cooldown else None,
-                "k_latest": cooldown.latest if cooldown else None,
-            }
-        )
-        statement = DECIDE_CALL
-        if message is not None:
-            statement = DECIDE_CALL_AND_ENQUEUE
-            lease = message.inline_lease
-            params.update(
-                {
-                    "m_restaurant_id": message.restaurant_id,
-                    "m_customer_id": message.customer_id,
-                    "m_to": message.to_phone_number,
-                    "m_template_type": message.template_type.value,
-                    "m_template_name": message.template.name,
-                    "m_template_language": message.template.language,
-                    "m_parameters": list(message.parameters),
-                    "m_status": (MessageStatus.SENDING if lease else MessageStatus.QUEUED).value,
-                    "m_attempts": 1 if lease else 0,
-                    "m_due_at": message.due_at,
-                    "m_lease_token": lease.token if lease else None,
-                    "m_lease_expires_at": lease.expires_at if lease else None,
-                }
-            )
-        row = await _one(statement, self._conn, params)
-        return DecidedCall(
-            call=_stored(row, claim_token),
-            in_cooldown=bool(row["hit"]),
-            message_id=row["message_id"],
-        )
-
-    async def mark_answered(
-        self, restaurant_id: int, customer_id: int, answered_at: dt.datetime, since: dt.datetime
-    ) -> int:
-        """Cancel the customer's queued messages and mark their recent missed calls recovered.
-
-        Returns how many messages were cancelled.
-        """
-        params = {
-            "p_restaurant_id": restaurant_id,
-            "p_customer_id": customer_id,
-            "p_answered_at": answered_at,
-            "p_since": since,
-        }
-        return await MARK_ANSWERED.execute(self._conn, params)
-
-    async def mark_recovered(self, restaurant_id: int, call_id: int, at: dt.datetime) -> None:
-        await self._conn.execute(
-            update(call)
-            .where(
-                call.c.id == call_id,
-                call.c.restaurant_id == restaurant_id,
-                call.c.recovered_at.is_(None),
-            )
-            .values(recovered_at=at, updated_at=func.now())
-        )
+        .values(recovered_at=at, updated_at=func.now())
+    )

@@ -1,301 +1,181 @@
-"""RelayService: the one entry point every door calls with a call event (SPEC §3)."""
+"""RelayService: the one entry point every door calls with a call event (SPEC §3).
+
+A report is one use case in one transaction: ``decide`` runs the rules and the decision
+statement inside the caller's ``Tx``, the caller commits once, and ``complete`` (after the
+commit, outside any transaction) counts the call and sends its message inline. ``handle`` is
+those three steps for a door that writes nothing of its own; a door whose write must commit with
+the decision (a CCAI move) opens the ``Tx``, writes, calls ``decide``, commits, then ``complete``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import replace
 
+from ringback.db.tx import Database, Tx
 from ringback.errors import IdempotencyConflict
 from ringback.http.metrics import Metrics, NoMetrics
 from ringback.messages.dispatcher import Dispatcher
 from ringback.messages.ports import ClaimedMessage, InlineLease, NewMessage
 from ringback.messages.states import MessageStatus
-from ringback.relay import rules
-from ringback.relay.model import CallEvent, Decision, Disposition, Outcome, TemplateType
-from ringback.relay.phone import NumberVerdict, PhoneReading, read_number
-from ringback.relay.ports import (
-    CallerFacts,
-    CallerLookup,
-    CallVerdict,
-    CooldownWindow,
-    CustomerRecord,
-    RelayStore,
-    ReservationRecord,
-    StoredCall,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
+from ringback.relay import queries, rules
+from ringback.relay.model import CallEvent, Claim, Decision, Disposition, Outcome, Verdict
+from ringback.relay.phone import PhoneReading, read_number
 from ringback.tenancy.model import Restaurant
+
+_REPLIED = {MessageStatus.SENT: Outcome.SENT, MessageStatus.FAILED: Outcome.FAILED}
 
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class _Verdict:
-    outcome: Outcome
-    customer: CustomerRecord | None = None
-    reservation: ReservationRecord | None = None
-    template_type: TemplateType | None = None
-    message: NewMessage | None = None
-    cooldown: CooldownWindow | None = None
-    """Set when the verdict passed rules 2-8: the cooldown (rule 9) may still overrule it."""
-
-
 class RelayService:
     def __init__(
         self,
-        uow_factory: UnitOfWorkFactory,
+        database: Database,
         dispatcher: Dispatcher,
         *,
         inline_timeout: float,
         clock: Callable[[], dt.datetime] = utc_now,
         metrics: Metrics | None = None,
     ) -> None:
-        self._uow_factory = uow_factory
+        self._database = database
         self._dispatcher = dispatcher
         self._inline_timeout = inline_timeout
         self._clock = clock
         self._metrics = metrics or NoMetrics()
 
-    async def handle(
-        self,
-        restaurant: Restaurant,
-        event: CallEvent,
-        *,
-        alongside: Callable[[UnitOfWork], Awaitable[None]] | None = None,
-    ) -> Decision:
-        """Record the event and, for the first missed notification of its key, decide once.
+    async def handle(self, restaurant: Restaurant, event: CallEvent) -> Decision:
+        """Record the event and, for the first missed notification of its key, decide once."""
+        async with self._database.transaction() as tx:
+            decision = await self.decide(tx, restaurant, event)
+            if decision.outcome is not Outcome.SKIPPED_DUPLICATE:  # a replay writes nothing
+                await tx.commit()
+        return await self.complete(restaurant, event, decision)
 
-        ``alongside`` is a door's own write that must commit with the decision or not at all (a
-        CCAI status move): it runs first in the same unit of work, and may raise to refuse.
+    async def decide(self, tx: Tx, restaurant: Restaurant, event: CallEvent) -> Decision:
+        """The event's statements in ``tx``, which the caller commits; then ``complete``.
+
+        Raises ``IdempotencyConflict`` for a decided key reported with another number.
         """
         reading = read_number(event.raw_number, restaurant.country)
         if event.disposition is not Disposition.MISSED:
-            return await self._record(restaurant, event, reading, alongside)
-        claim = uuid.uuid4()
+            return await self._record(tx, restaurant, event, reading)
         now = self._clock()
-        early = self._outcome_before_customer(restaurant, event, reading, now)
-        caller = None
+        facts = None
         if reading.e164 is not None:
-            caller = CallerLookup(
-                phone_number=reading.e164,
-                reservations_from=event.occurred_at - rules.RESERVATION_LOOKBACK,
-                reservations_until=event.occurred_at + rules.RESERVATION_LOOKAHEAD,
-                lock=early is None,
+            # the caller's lock only for a report that may reach the cooldown rule
+            passes = rules.screen(restaurant, event, reading, now) is None
+            facts = await queries.match_caller(
+                tx, restaurant.id, reading.e164, event.occurred_at, lock=passes
             )
-        async with self._uow_factory() as uow:
-            if alongside is not None:
-                await alongside(uow)
-            facts = await uow.relay.match_caller(restaurant.id, caller) if caller else None
-            verdict = self._decide(restaurant, event, reading, facts, early, now)
-            decided = await uow.relay.decide_call(
-                restaurant.id,
-                event,
-                reading.display,
-                claim,
-                CallVerdict(
-                    outcome=verdict.outcome,
-                    customer_id=verdict.customer.id if verdict.customer else None,
-                    reservation_id=verdict.reservation.id if verdict.reservation else None,
-                    template_type=verdict.template_type,
-                ),
-                verdict.message,
-                verdict.cooldown,
+        verdict = self._with_lease(rules.decide(restaurant, event, reading, facts, now), now)
+        stored, claim = await queries.decide_call(
+            tx, restaurant.id, event, reading.display, verdict
+        )
+        if claim is Claim.OPEN:  # answered before this missed report: stored, never decided
+            return Decision(
+                call_id=stored.call_id,
+                outcome=None,
+                caller_phone_number=reading.display,
+                customer_id=stored.customer_id,
+                reservation_id=None,
+                template_type=None,
+                created_at=stored.created_at,
             )
-            stored = decided.call
-            if not stored.claimed:
-                if not stored.decided:
-                    # answered before this missed report: stored, never decided
-                    await uow.commit()
-                    self._count(event, None)
-                    return _undecided(stored, reading)
-                if stored.caller_phone_number != reading.display:
-                    raise IdempotencyConflict(
-                        event.external_id or "", stored.caller_phone_number, reading.display
-                    )
-                if alongside is not None:
-                    await uow.commit()
-                self._count(event, Outcome.SKIPPED_DUPLICATE)
-                return _duplicate(stored)
-            await uow.commit()
-        if decided.in_cooldown:
-            verdict = _Verdict(Outcome.SKIPPED_COOLDOWN, verdict.customer, verdict.reservation)
-        message_id = decided.message_id
-        if message_id is not None:
-            self._metrics.message_moved(MessageStatus.QUEUED.value)
-        outcome = verdict.outcome
-        if verdict.message is not None and message_id is not None:
-            outcome = await self._send_inline(restaurant, stored.id, message_id, verdict.message)
-        self._count(event, outcome)
+        if claim is Claim.TAKEN and stored.caller_phone_number != reading.display:
+            raise IdempotencyConflict(
+                event.external_id or "", stored.caller_phone_number, reading.display
+            )
+        final = rules.final_verdict(verdict, claim)
+        if claim is Claim.TAKEN:
+            return replace(stored, outcome=final.outcome)
         return Decision(
-            call_id=stored.id,
-            outcome=outcome,
+            call_id=stored.call_id,
+            outcome=final.outcome,
             caller_phone_number=reading.display,
-            customer_id=verdict.customer.id if verdict.customer else None,
-            reservation_id=verdict.reservation.id if verdict.reservation else None,
-            template_type=verdict.template_type,
+            customer_id=final.customer_id,
+            reservation_id=final.reservation_id,
+            template_type=final.template_type,
             created_at=stored.created_at,
-            message_id=message_id,
+            message_id=stored.message_id,
+            sending=self._held(restaurant, final.message, stored.message_id),
         )
 
-    async def _record(
-        self,
-        restaurant: Restaurant,
-        event: CallEvent,
-        reading: PhoneReading,
-        alongside: Callable[[UnitOfWork], Awaitable[None]] | None,
+    async def complete(
+        self, restaurant: Restaurant, event: CallEvent, decision: Decision
     ) -> Decision:
-        """An answered or other call: stored, never decided (SPEC §3)."""
-        async with self._uow_factory() as uow:
-            if alongside is not None:
-                await alongside(uow)
-            customer = (
-                await uow.relay.match_or_create_customer(restaurant.id, reading.e164)
-                if reading.e164 is not None
-                else None
+        """After the commit: count what it moved, send the message inline, count the call."""
+        if decision.cancelled:
+            self._metrics.message_moved(MessageStatus.CANCELLED.value, decision.cancelled)
+        if decision.message_id is not None:
+            self._metrics.message_moved(MessageStatus.QUEUED.value)
+        if decision.sending is not None:
+            status = await self._dispatcher.deliver_within(
+                decision.sending, self._inline_timeout, decision.call_id
             )
-            stored = await uow.relay.record_call(
-                restaurant.id, event, reading.display, customer.id if customer else None
-            )
-            cancelled = await self._observe(uow.relay, restaurant, event, customer)
-            await uow.commit()
-        if cancelled:
-            self._metrics.message_moved(MessageStatus.CANCELLED.value, cancelled)
-        self._count(event, None)
-        return Decision(
-            call_id=stored.id,
-            outcome=None,
-            caller_phone_number=reading.display,
-            customer_id=customer.id if customer else None,
-            reservation_id=None,
-            template_type=None,
-            created_at=stored.created_at,
-        )
-
-    def _count(self, event: CallEvent, outcome: Outcome | None) -> None:
-        """Every notification recorded counts once, replays included (as SKIPPED_DUPLICATE)."""
+            outcome = _REPLIED.get(status or MessageStatus.QUEUED, Outcome.QUEUED)
+            decision = replace(decision, outcome=outcome, sending=None)
+        # every notification recorded counts once, replays included (as SKIPPED_DUPLICATE)
         self._metrics.call_recorded(
             event.source.value,
             event.direction.value,
             event.disposition.value,
-            outcome.value if outcome else None,
+            decision.outcome.value if decision.outcome else None,
         )
+        return decision
+
+    async def _record(
+        self, tx: Tx, restaurant: Restaurant, event: CallEvent, reading: PhoneReading
+    ) -> Decision:
+        """An answered or other call: stored, never decided; an answer cancels and recovers."""
+        customer_id = None
+        if reading.e164 is not None:
+            customer_id = await queries.match_customer(tx, restaurant.id, reading.e164)
+        stored = await queries.record_call(tx, restaurant.id, event, reading.display, customer_id)
+        cancelled = 0
+        if event.disposition is Disposition.ANSWERED:
+            if event.recovers_call_id is not None:
+                await queries.mark_recovered(
+                    tx, restaurant.id, event.recovers_call_id, event.occurred_at
+                )
+            if customer_id is not None:
+                cancelled = await queries.mark_answered(
+                    tx, restaurant.id, customer_id, event.occurred_at
+                )
+        return Decision(
+            call_id=stored.call_id,
+            outcome=None,
+            caller_phone_number=reading.display,
+            customer_id=customer_id,
+            reservation_id=None,
+            template_type=None,
+            created_at=stored.created_at,
+            cancelled=cancelled,
+        )
+
+    def _with_lease(self, verdict: Verdict, now: dt.datetime) -> Verdict:
+        """A message due now is sent by the request itself, under a lease taken at birth."""
+        message = verdict.message
+        if message is None or self._inline_timeout <= 0 or message.due_at > now:
+            return verdict
+        expires_at = now + dt.timedelta(seconds=self._dispatcher.lease_seconds)
+        leased = replace(message, inline_lease=InlineLease(uuid.uuid4(), expires_at))
+        return replace(verdict, message=leased)
 
     @staticmethod
-    def _outcome_before_customer(
-        restaurant: Restaurant, event: CallEvent, reading: PhoneReading, now: dt.datetime
-    ) -> Outcome | None:
-        """Rules 2-7, which need nothing from the database; None when the report passes them."""
-        if not restaurant.missed_calls_enabled:
-            return Outcome.SKIPPED_FEATURE_DISABLED
-        if event.forced_outcome is not None:
-            return event.forced_outcome
-        if reading.verdict is NumberVerdict.HIDDEN:
-            return Outcome.SKIPPED_HIDDEN_NUMBER
-        if reading.verdict is NumberVerdict.INVALID:
-            return Outcome.SKIPPED_INVALID_NUMBER
-        if reading.verdict is NumberVerdict.NOT_MOBILE:
-            return Outcome.SKIPPED_NOT_MOBILE
-        if rules.is_stale(event.occurred_at, now, restaurant.max_call_age_hours):
-            return Outcome.SKIPPED_STALE
-        if not restaurant.whatsapp.can_send:
-            return Outcome.SKIPPED_NO_WHATSAPP
-        return None
-
-    def _decide(
-        self,
-        restaurant: Restaurant,
-        event: CallEvent,
-        reading: PhoneReading,
-        facts: CallerFacts | None,
-        early: Outcome | None,
-        now: dt.datetime,
-    ) -> _Verdict:
-        """Rules 2-11, first that applies wins; the cooldown (rule 9) is checked by the statement
-        that stores the verdict, so a verdict past rule 8 carries the window to check."""
-        if facts is None:  # hidden or invalid: no customer
-            assert early is not None
-            return _Verdict(early)
-        customer, reservation = facts.customer, facts.reservation
-        if early is not None:
-            return _Verdict(early, customer, reservation)
-        assert reading.e164 is not None
-        if customer.suppressed:
-            return _Verdict(Outcome.SKIPPED_SUPPRESSED, customer, reservation)
-        window = dt.timedelta(hours=restaurant.cooldown_hours)
-        cooldown = CooldownWindow(
-            restaurant_id=restaurant.id,
-            phone_number=reading.e164,
-            earliest=event.occurred_at - window,
-            latest=event.occurred_at + window,
-        )
-        template_type = rules.choose_template(event.direction, reservation is not None)
-        template = restaurant.whatsapp.templates.get(template_type)
-        if template is None:
-            return _Verdict(
-                Outcome.SKIPPED_NO_TEMPLATE, customer, reservation, template_type, None, cooldown
-            )
-        due = rules.due_at(now, restaurant)
-        message = NewMessage(
-            restaurant_id=restaurant.id,
-            customer_id=customer.id,
-            to_phone_number=reading.e164,
-            template_type=template_type,
-            template=template,
-            parameters=rules.template_parameters(
-                template_type,
-                restaurant,
-                customer.name,
-                reservation.start_at if reservation else None,
-                reservation.party_size if reservation else None,
-            ),
-            due_at=due,
-            inline_lease=self._inline_lease(due, now),
-        )
-        return _Verdict(Outcome.QUEUED, customer, reservation, template_type, message, cooldown)
-
-    async def _observe(
-        self,
-        store: RelayStore,
-        restaurant: Restaurant,
-        event: CallEvent,
-        customer: CustomerRecord | None,
-    ) -> int:
-        """An answered call cancels and recovers (SPEC §3); returns how many queued messages the
-        answer cancelled. ``customer`` is None for a hidden or invalid number."""
-        if event.disposition is not Disposition.ANSWERED:
-            return 0
-        if event.recovers_call_id is not None:
-            await store.mark_recovered(restaurant.id, event.recovers_call_id, event.occurred_at)
-        if customer is None:
-            return 0
-        return await store.mark_answered(
-            restaurant.id,
-            customer.id,
-            event.occurred_at,
-            event.occurred_at - rules.RECOVERY_WINDOW,
-        )
-
-    def _inline_lease(self, due: dt.datetime, now: dt.datetime) -> InlineLease | None:
-        """A message due now is sent by the request itself, under a lease taken at birth."""
-        if self._inline_timeout <= 0 or due > now:
+    def _held(
+        restaurant: Restaurant, message: NewMessage | None, message_id: int | None
+    ) -> ClaimedMessage | None:
+        """The message this request holds under its lease, as the dispatcher sends it."""
+        if message is None or message.inline_lease is None or message_id is None:
             return None
-        return InlineLease(uuid.uuid4(), now + dt.timedelta(seconds=self._dispatcher.lease_seconds))
-
-    async def _send_inline(
-        self, restaurant: Restaurant, call_id: int, message_id: int, message: NewMessage
-    ) -> Outcome:
-        """Send now, within the inline deadline; past it the attempt goes on in the background."""
-        lease = message.inline_lease
-        if lease is None:
-            return Outcome.QUEUED
-        held = ClaimedMessage(
+        return ClaimedMessage(
             id=message_id,
-            lease_token=lease.token,
+            lease_token=message.inline_lease.token,
             attempts=1,
             phone_number_id=restaurant.whatsapp.phone_number_id or "",
             access_token=restaurant.whatsapp.access_token or "",
@@ -304,31 +184,3 @@ class RelayService:
             template_language=message.template.language,
             parameters=list(message.parameters),
         )
-        status = await self._dispatcher.deliver_within(held, self._inline_timeout, call_id)
-        return {MessageStatus.SENT: Outcome.SENT, MessageStatus.FAILED: Outcome.FAILED}.get(
-            status or MessageStatus.QUEUED, Outcome.QUEUED
-        )
-
-
-def _undecided(stored: StoredCall, reading: PhoneReading) -> Decision:
-    return Decision(
-        call_id=stored.id,
-        outcome=None,
-        caller_phone_number=reading.display,
-        customer_id=stored.customer_id,
-        reservation_id=None,
-        template_type=None,
-        created_at=stored.created_at,
-    )
-
-
-def _duplicate(stored: StoredCall) -> Decision:
-    return Decision(
-        call_id=stored.id,
-        outcome=Outcome.SKIPPED_DUPLICATE,
-        caller_phone_number=stored.caller_phone_number,
-        customer_id=stored.customer_id,
-        reservation_id=stored.reservation_id,
-        template_type=stored.template_type,
-        created_at=stored.created_at,
-    )

@@ -20,12 +20,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
-    CTE,
     BigInteger,
     Boolean,
-    ColumnElement,
     DateTime,
-    Integer,
     Select,
     SmallInteger,
     Text,
@@ -33,12 +30,10 @@ from sqlalchemy import (
     case,
     exists,
     func,
-    insert,
     literal,
     null,
     select,
     true,
-    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -53,12 +48,10 @@ from ringback.db.tables import (
     customer,
     customer_suppressed,
     message,
-    message_event,
-    message_status_is,
     reservation,
 )
+from ringback.messages import queries as outbox
 from ringback.messages.states import MessageStatus
-from ringback.messages.timeline import log_moves
 from ringback.relay.model import ACTIVE_RESERVATION_STATUSES, Disposition, Outcome
 
 _TS = DateTime(timezone=True)
@@ -194,28 +187,6 @@ def _match_caller_statement() -> Select[Any]:
     )
 
 
-def _message_values(recorded: CTE, cooling: CTE, claimed: ColumnElement[bool]) -> Select[Any]:
-    return (
-        select(
-            bindparam("m_restaurant_id", type_=BigInteger),
-            recorded.c.id,
-            bindparam("m_customer_id", type_=BigInteger),
-            bindparam("m_to", type_=Text),
-            bindparam("m_template_type", type_=Text),
-            bindparam("m_template_name", type_=Text),
-            bindparam("m_template_language", type_=Text),
-            bindparam("m_parameters", type_=JSONB),
-            bindparam("m_status", type_=Text),
-            bindparam("m_attempts", type_=Integer),
-            bindparam("m_due_at", type_=_TS),
-            bindparam("m_lease_token", type_=UUID(as_uuid=True)),
-            bindparam("m_lease_expires_at", type_=_TS),
-        )
-        .select_from(recorded.join(cooling, true()))
-        .where(claimed, cooling.c.hit.is_(False))
-    )
-
-
 def _decide_call_statement(*, enqueue: bool) -> Select[Any]:
     """Check the cooldown, then write the call row with its decision and, with ``enqueue``, the
     message and its first timeline events: the call row is written once.
@@ -292,31 +263,8 @@ def _decide_call_statement(*, enqueue: bool) -> Select[Any]:
         return select(*columns, null().label("message_id")).select_from(
             recorded.join(cooling, true())
         )
-    created = (
-        insert(message)
-        .from_select(
-            [
-                "restaurant_id", "call_id", "customer_id", "to_phone_number", "template_type",
-                "template_name", "template_language", "parameters", "status", "attempts",
-                "next_attempt_at", "lease_token", "lease_expires_at",
-            ],
-            _message_values(recorded, cooling, claimed),
-        )
-        .returning(message.c.id, message.c.status, message.c.attempts)
-        .cte("created")
-    )  # fmt: skip
-    logged = (
-        insert(message_event)
-        .from_select(
-            ["message_id", "status", "attempt"],
-            union_all(
-                select(created.c.id, literal(MessageStatus.QUEUED.value), literal(0)),
-                select(created.c.id, created.c.status, created.c.attempts).where(
-                    created.c.status == MessageStatus.SENDING.value
-                ),
-            ),
-        )
-        .cte("logged")
+    created, logged = outbox.enqueue(
+        recorded.c.id, recorded.join(cooling, true()), claimed, hit.is_(False)
     )
     return (
         select(*columns, created.c.id.label("message_id"))
@@ -332,17 +280,6 @@ def _mark_answered_statement() -> Insert:
     restaurant_id = bindparam("p_restaurant_id", type_=BigInteger)
     customer_id = bindparam("p_customer_id", type_=BigInteger)
     answered_at = bindparam("p_answered_at", type_=_TS)
-    cancelled = (
-        update(message)
-        .where(
-            message.c.restaurant_id == restaurant_id,
-            message.c.customer_id == customer_id,
-            message_status_is(MessageStatus.QUEUED.value),
-        )
-        .values(status=MessageStatus.CANCELLED.value, updated_at=func.now())
-        .returning(message.c.id, message.c.attempts)
-        .cte("cancelled")
-    )
     recovered = (
         update(call)
         .where(
@@ -357,9 +294,7 @@ def _mark_answered_statement() -> Insert:
         .returning(call.c.id)
         .cte("recovered")
     )
-    return log_moves(
-        cancelled, MessageStatus.CANCELLED.value, detail="the customer's call was answered"
-    ).add_cte(recovered)
+    return outbox.cancel_queued(restaurant_id, customer_id).add_cte(recovered)
 
 
 RECORD_CALL = DriverStatement(_record_call_statement())
