@@ -29,10 +29,12 @@ from ringback.bootstrap import Container, build_container
 from ringback.db.engine import build_engine
 from ringback.db.tables import call, message, message_event
 from ringback.db.tables import message as message_table
+from ringback.db.tx import Database
 from ringback.messages.dispatcher import Dispatcher
 from ringback.messages.graph import WhatsAppCloudSender
+from ringback.messages.outbox import SqlOutbox
 from ringback.messages.ports import ClaimedMessage, MessageSender, SendResult
-from ringback.messages.queries import LEASE_EXPIRED, SqlOutbox
+from ringback.messages.queries import LEASE_EXPIRED
 from ringback.messages.states import MessageStatus
 from ringback.relay.model import CallEvent, Decision, Direction, Disposition, Outcome, Source
 from ringback.relay.service import utc_now
@@ -369,7 +371,7 @@ async def test_message_held_under_a_live_lease_is_not_taken_by_another_dispatche
     container = await make_container()
     (number,) = mobile_numbers(1)
     message_id = await missed_call(container, tenant, number)
-    held = await claim_one(SqlOutbox(container.engine), message_id, 30)
+    held = await claim_one(SqlOutbox(Database(container.engine)), message_id, 30)
 
     await container.dispatcher.run_once(20)
 
@@ -385,7 +387,7 @@ async def test_message_of_a_dead_worker_is_taken_over_when_its_lease_expires_and
     container = await make_container()
     (number,) = mobile_numbers(1)
     message_id = await missed_call(container, tenant, number)
-    dead_worker = SqlOutbox(container.engine)
+    dead_worker = SqlOutbox(Database(container.engine))
     await claim_one(dead_worker, message_id, 0.3)
     # ... and the worker dies without marking it
 
@@ -414,7 +416,7 @@ async def test_late_answer_of_a_dead_worker_changes_nothing_after_the_takeover(
     container = await make_container()
     (number,) = mobile_numbers(1)
     message_id = await missed_call(container, tenant, number)
-    dead_worker = SqlOutbox(container.engine)
+    dead_worker = SqlOutbox(Database(container.engine))
     held = await claim_one(dead_worker, message_id, 0.3)
     row = await message_row(container.engine, message_id)
     await sleep_until(row.lease_expires_at, row.db_now)
@@ -444,7 +446,7 @@ async def test_late_answer_with_an_old_lease_does_not_move_a_message_still_being
     container = await make_container()
     (number,) = mobile_numbers(1)
     message_id = await missed_call(container, tenant, number)
-    outbox = SqlOutbox(container.engine)
+    outbox = SqlOutbox(Database(container.engine))
     old = await claim_one(outbox, message_id, 0.2)
     row = await message_row(container.engine, message_id)
     await sleep_until(row.lease_expires_at, row.db_now)
@@ -494,7 +496,7 @@ async def test_concurrent_dispatchers_send_every_message_exactly_once(
     senders = [RecordingSender(WhatsAppCloudSender(container.http, GRAPH_BASE)) for _ in range(4)]
     dispatchers = [
         Dispatcher(
-            SqlOutbox(own_engines[i] if own_engines else container.engine),
+            SqlOutbox(Database(own_engines[i] if own_engines else container.engine)),
             sender,
             lease_seconds=30,
             max_attempts=3,

@@ -1,4 +1,5 @@
-"""WhatsAppCloudSender against a mocked Graph API (respx) and the in-process sandbox (SPEC §3)."""
+"""WhatsAppCloudSender against a mocked Graph API (respx routes as the transport of the client
+it is given) and the in-process sandbox (SPEC §3)."""
 
 from __future__ import annotations
 
@@ -7,21 +8,20 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import ClassVar
 
 import httpx
 import pytest
 import respx
 from fastapi import FastAPI
-from httpx_aiohttp import AiohttpTransport
 
 from ringback.bootstrap import build_http_client
 from ringback.messages.graph import WhatsAppCloudSender
 from ringback.messages.ports import ClaimedMessage
 from ringback.messages.sandbox import router as sandbox_router
 from ringback.settings import Settings
-from tests.graphmock import GRAPH_MOCKER, graph_error
+from tests.graphmock import graph_error
 
 BASE = "https://graph.test/v21.0"
 PHONE_NUMBER_ID = "1234567890"
@@ -57,14 +57,15 @@ def accepted(provider_id: str = "wamid.HBgLMzM2MTIzNDU2NzgVAgARGBI") -> httpx.Re
 
 
 @pytest.fixture
-def graph() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=BASE, assert_all_called=False, using=GRAPH_MOCKER) as router:
-        yield router
+def graph() -> respx.MockRouter:
+    """The Graph API as routes: the client under test is given it as its transport."""
+    return respx.MockRouter(base_url=BASE, assert_all_called=False)
 
 
 @pytest.fixture
-async def sender() -> AsyncIterator[WhatsAppCloudSender]:
-    async with httpx.AsyncClient(timeout=2, transport=AiohttpTransport()) as client:
+async def sender(graph: respx.MockRouter) -> AsyncIterator[WhatsAppCloudSender]:
+    transport = httpx.MockTransport(graph.async_handler)
+    async with httpx.AsyncClient(timeout=2, transport=transport) as client:
         yield WhatsAppCloudSender(client, BASE)
 
 
@@ -176,7 +177,7 @@ async def test_base_url_with_a_trailing_slash_gives_the_same_endpoint(
     graph: respx.MockRouter,
 ) -> None:
     route = graph.post(f"/{PHONE_NUMBER_ID}/messages").mock(return_value=accepted())
-    async with httpx.AsyncClient(transport=AiohttpTransport()) as client:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(graph.async_handler)) as client:
         await WhatsAppCloudSender(client, BASE + "/").send(claimed())
     assert str(route.calls.last.request.url) == ENDPOINT
 

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 
 from ringback.http.metrics import Metrics, NoMetrics
-from ringback.messages.ports import CallReply, ClaimedMessage, MessageSender, Outbox, SendResult
+from ringback.messages.outbox import CallReply, SqlOutbox
+from ringback.messages.ports import ClaimedMessage, MessageSender, SendResult
 from ringback.messages.states import MessageStatus
 from ringback.relay import rules
 from ringback.relay.model import Outcome
@@ -25,7 +26,7 @@ log = logging.getLogger("ringback.dispatch")
 class Dispatcher:
     def __init__(
         self,
-        outbox: Outbox,
+        outbox: SqlOutbox,
         sender: MessageSender,
         *,
         lease_seconds: float,

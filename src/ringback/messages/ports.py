@@ -1,4 +1,5 @@
-"""The outbox's seams: the message a decision enqueues, the sender (Graph API or sandbox)."""
+"""What crosses the outbox's edges: the message a decision enqueues (from the relay) and the
+sender port (the Graph API client, or a test's fake) with the message it sends and its answer."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ringback.relay.model import Outcome, TemplateType
+from ringback.relay.model import TemplateType
 from ringback.tenancy.model import Template
 
 
@@ -61,34 +62,3 @@ class SendResult:
 
 class MessageSender(Protocol):
     async def send(self, message: ClaimedMessage) -> SendResult: ...
-
-
-@dataclass(frozen=True, slots=True)
-class CallReply:
-    """The outcome a request replies for its call, stored with the move that decides it."""
-
-    call_id: int
-    outcome: Outcome
-
-
-class Outbox(Protocol):
-    """Durable message state; each method is its own short transaction."""
-
-    async def claim_due(self, limit: int, lease_seconds: float) -> list[ClaimedMessage]:
-        """Lease what is due; a message whose customer is suppressed now is cancelled instead
-        (SPEC §3, suppression at send time) and not returned."""
-        ...
-
-    async def mark_sent(
-        self, message: ClaimedMessage, provider_message_id: str, reply: CallReply | None = None
-    ) -> bool:
-        """With ``reply``, the call's outcome is written with the move (an inline send)."""
-        ...
-
-    async def mark_retry(
-        self, message: ClaimedMessage, error: str, next_attempt_at: dt.datetime
-    ) -> bool: ...
-
-    async def mark_failed(
-        self, message: ClaimedMessage, error: str, reply: CallReply | None = None
-    ) -> bool: ...

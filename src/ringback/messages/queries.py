@@ -1,81 +1,112 @@
-"""SqlOutbox: the message state machine in PostgreSQL. Every move writes its timeline event.
+"""The outbox in PostgreSQL: the only writer of ``message`` and ``message_event`` (DESIGN.md).
 
-The statements are built once (SQLAlchemy reuses their compiled form). A move that is one
-statement runs in autocommit, which is as atomic as a transaction around it and saves the BEGIN
-and COMMIT round trips.
+Every statement moves a message by one of the allowed moves of ``states.py`` — its WHERE clause
+is the move's sources — and writes the move's timeline event in the same statement. The
+statements are built once (SQLAlchemy reuses their compiled form). Other slices compose the
+builders below into their own statements (the relay's decision, the answered call, the ops
+retry) so that each of those stays one statement.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     BigInteger,
     Case,
     ColumnElement,
     DateTime,
     Float,
+    FromClause,
     Integer,
     Select,
     Text,
     bindparam,
     case,
-    exists,
     func,
+    insert,
     literal,
+    literal_column,
     null,
     select,
+    union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import UUID
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
 
-from ringback.db.driver import DriverStatement
-from ringback.db.engine import autocommit
-from ringback.db.locks import xact_lock
 from ringback.db.tables import (
     call,
     customer,
     customer_suppressed,
     message,
-    message_status_is,
-    pending_receipt,
+    message_event,
     restaurant,
 )
-from ringback.http.metrics import Metrics, NoMetrics
-from ringback.messages.ports import CallReply, ClaimedMessage
-from ringback.messages.receipt_queries import SqlReceiptTransaction, receipt_lock_key
-from ringback.messages.states import MessageStatus
+from ringback.messages.ports import NewMessage
+from ringback.messages.states import (
+    CANCEL,
+    CLAIM,
+    ENQUEUE,
+    EXPIRE_LEASE,
+    OPS_RETRY,
+    RECEIPT_MOVES,
+    SUPPRESS,
+    KnownMessage,
+    MessageStatus,
+    Receipt,
+    Transition,
+    settle,
+)
 from ringback.messages.timeline import log_moves
 
-_SENDING = MessageStatus.SENDING.value
-_QUEUED = MessageStatus.QUEUED.value
-_CANCELLED = MessageStatus.CANCELLED.value
 LEASE_EXPIRED = "lease expired: the previous holder stopped before recording a result"
 SUPPRESSED = "suppressed"
 """``last_error`` of a message cancelled at claim time: its customer opted out or is a bad actor."""
+ANSWERED = "the customer's call was answered"
+OPS_RETRY_DETAIL = "requeued by ops"
+RECEIPT_DETAIL = "WhatsApp status webhook"
 _TS = DateTime(timezone=True)
 _LIMIT = bindparam("p_limit", type_=Integer)
 
 
-def _requeue_expired_statement() -> Insert:
+def leaving(move: Transition) -> ColumnElement[bool]:
+    """The message is in one of ``move``'s sources. The statuses are written into the SQL, not
+    bound, so the planner can use the partial indexes of ``tables.py`` in any plan."""
+    sources: list[ColumnElement[str]] = [
+        literal_column(f"'{status.value}'") for status in sorted(move.sources)
+    ]
+    if len(sources) == 1:
+        return message.c.status == sources[0]
+    return message.c.status.in_(sources)
+
+
+def _target(move: Transition) -> ColumnElement[str]:
+    return literal(move.target.value, Text)
+
+
+# --- the worker's claim ----------------------------------------------------------------------
+
+
+def requeue_expired_statement() -> Insert:
+    """Hand back what a dead holder kept: its lease expired (SPEC §3, the moves back)."""
     now = func.now()
     expired = (
         update(message)
         .where(
             message.c.id.in_(
                 select(message.c.id)
-                .where(message_status_is(_SENDING), message.c.lease_expires_at <= now)
+                .where(leaving(EXPIRE_LEASE), message.c.lease_expires_at <= now)
                 .limit(_LIMIT)
                 .with_for_update(skip_locked=True)
                 .scalar_subquery()
             )
         )
         .values(
-            status=_QUEUED,
+            status=EXPIRE_LEASE.target.value,
             lease_token=None,
             lease_expires_at=None,
             next_attempt_at=now,
@@ -85,13 +116,22 @@ def _requeue_expired_statement() -> Insert:
         .returning(message.c.id, message.c.attempts)
         .cte("expired")
     )
-    return log_moves(expired, _QUEUED, detail=LEASE_EXPIRED)
+    return log_moves(expired, EXPIRE_LEASE.target.value, detail=LEASE_EXPIRED)
 
 
-def _claim_statement(condition: ColumnElement[bool]) -> Select[Any]:
-    """Take the lease on what ``condition`` picks, or cancel it when its customer is suppressed
-    now (SPEC §3, suppression at send time): read with the customer row in the same statement,
-    whatever queued the message (send delay, quiet hours, a retry, an ops retry)."""
+def claim_due_statement() -> Select[Any]:
+    """Take the lease on what is due, or cancel it when its customer is suppressed now (SPEC §3,
+    suppression at send time): read with the customer row in the same statement, whatever
+    queued the message (send delay, quiet hours, a retry, an ops retry)."""
+    assert CLAIM.sources == SUPPRESS.sources
+    due = (
+        select(message.c.id)
+        .where(leaving(CLAIM), message.c.next_attempt_at <= func.now())
+        .order_by(message.c.next_attempt_at)
+        .limit(_LIMIT)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
     lease = func.make_interval(0, 0, 0, 0, 0, 0, bindparam("p_lease_seconds", type_=Float))
     sends = ~customer_suppressed()
 
@@ -101,12 +141,12 @@ def _claim_statement(condition: ColumnElement[bool]) -> Select[Any]:
     moved = (
         update(message)
         .where(
-            condition,
+            message.c.id.in_(due),
             restaurant.c.id == message.c.restaurant_id,
             customer.c.id == message.c.customer_id,
         )
         .values(
-            status=unless_suppressed(literal(_SENDING, Text), literal(_CANCELLED, Text)),
+            status=unless_suppressed(_target(CLAIM), _target(SUPPRESS)),
             attempts=unless_suppressed(message.c.attempts + 1, message.c.attempts),
             lease_token=unless_suppressed(bindparam("p_token", type_=UUID(as_uuid=True)), null()),
             lease_expires_at=unless_suppressed(func.now() + lease, null()),
@@ -126,12 +166,16 @@ def _claim_statement(condition: ColumnElement[bool]) -> Select[Any]:
         )
         .cte("moved")
     )
-    detail = case((moved.c.status == _CANCELLED, literal(SUPPRESSED, Text)), else_=null())
+    suppressed = moved.c.status == SUPPRESS.target.value
+    detail = case((suppressed, literal(SUPPRESSED, Text)), else_=null())
     return select(moved).add_cte(log_moves(moved, moved.c.status, detail=detail).cte("logged"))
 
 
-def _move_statement(status: MessageStatus, *also: ColumnElement[bool], **values: Any) -> Insert:
-    """Move a held message (matched by id, ``sending`` and its lease token) and log the move.
+# --- the holder's record of a send ------------------------------------------------------------
+
+
+def held_move_statement(move: Transition, *also: ColumnElement[bool], **values: Any) -> Insert:
+    """Move a held message (matched by id, ``move``'s sources and its lease token) and log it.
 
     With ``p_call_id`` set, the move also writes the call's outcome (``p_outcome``): the outcome
     the request that sent the message inline replies. A move that matches nothing (a lost
@@ -141,12 +185,12 @@ def _move_statement(status: MessageStatus, *also: ColumnElement[bool], **values:
         update(message)
         .where(
             message.c.id == bindparam("p_id"),
-            message.c.status == _SENDING,
+            leaving(move),
             message.c.lease_token == bindparam("p_token", type_=UUID(as_uuid=True)),
             *also,
         )
         .values(
-            status=status.value,
+            status=move.target.value,
             lease_token=None,
             lease_expires_at=None,
             updated_at=func.now(),
@@ -159,155 +203,174 @@ def _move_statement(status: MessageStatus, *also: ColumnElement[bool], **values:
         update(call)
         .where(
             call.c.id == bindparam("p_call_id", type_=BigInteger),
-            exists(select(moved.c.id)),
+            select(moved.c.id).exists(),
         )
         .values(outcome=bindparam("p_outcome", type_=Text), updated_at=func.now())
         .cte("replied")
     )
-    return log_moves(moved, status.value, detail=bindparam("p_detail", type_=Text)).add_cte(replied)
+    detail = bindparam("p_detail", type_=Text)
+    return log_moves(moved, move.target.value, detail=detail).add_cte(replied)
 
 
-_REQUEUE_EXPIRED = _requeue_expired_statement()
-_CLAIM_DUE = _claim_statement(
-    message.c.id.in_(
-        select(message.c.id)
-        .where(message_status_is(_QUEUED), message.c.next_attempt_at <= func.now())
-        .order_by(message.c.next_attempt_at)
-        .limit(_LIMIT)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
-)
-# The per-id receipts lock is taken by the move itself, which commits alone: a receipt that
-# held the lock first has committed its kept row when the move commits, and the next statement
-# (a new snapshot) sees it; a receipt that takes the lock later sees the committed message id.
-_RECEIPTS_LOCK = xact_lock(bindparam("p_lock_key", type_=Text))
-_RECEIPTS_KEPT = DriverStatement(
-    select(literal(1))
-    .where(
-        pending_receipt.c.provider_message_id == bindparam("p_provider_id", type_=Text),
-        pending_receipt.c.phone_number_id == bindparam("p_phone_number_id", type_=Text),
-    )
-    .limit(1)
-)
-# Every send records itself with one of these: run by the driver itself (driver.py).
-_MARK_SENT = DriverStatement(
-    _move_statement(
-        MessageStatus.SENT,
-        _RECEIPTS_LOCK,
-        provider_message_id=bindparam("p_provider_id", type_=Text),
-        last_error=None,
-    )
-)
-_MARK_RETRY = DriverStatement(
-    _move_statement(
-        MessageStatus.QUEUED,
-        last_error=bindparam("p_error", type_=Text),
-        next_attempt_at=bindparam("p_due", type_=_TS),
-    )
-)
-_MARK_FAILED = DriverStatement(
-    _move_statement(MessageStatus.FAILED, last_error=bindparam("p_error", type_=Text))
-)
+# --- the moves other slices make inside their own statements --------------------------------
 
 
-class SqlOutbox:
-    def __init__(self, engine: AsyncEngine, metrics: Metrics | None = None) -> None:
-        self._engine = engine
-        self._autocommit = autocommit(engine)
-        self._metrics = metrics or NoMetrics()
+def enqueue(
+    call_id: ColumnElement[int], origin: FromClause, *where: ColumnElement[bool]
+) -> tuple[CTE, CTE]:
+    """The message of a decided call with its first timeline events, for the relay's decision
+    statement: returns the CTE of the new message (``id``) and that of its events, which the
+    decision statement must add (``add_cte``) for them to be written.
 
-    async def claim_due(self, limit: int, lease_seconds: float) -> list[ClaimedMessage]:
-        """Requeue messages whose holder's lease expired, then claim what is due."""
-        token = uuid.uuid4()
-        async with self._autocommit.connect() as conn:
-            await conn.execute(_REQUEUE_EXPIRED, {"p_limit": limit})
-            params = {"p_limit": limit, "p_token": token, "p_lease_seconds": lease_seconds}
-            rows = (await conn.execute(_CLAIM_DUE, params)).all()
-        held = [_claimed(row, token) for row in rows if row.status == _SENDING]
-        if len(held) < len(rows):
-            self._metrics.message_moved(_CANCELLED, len(rows) - len(held))
-        return held
-
-    async def _move(
-        self,
-        conn: AsyncConnection,
-        statement: DriverStatement,
-        held: ClaimedMessage,
-        reply: CallReply | None,
-        **params: Any,
-    ) -> bool:
-        """A lost lease (another worker took the message over) moves nothing."""
-        logged = await statement.execute(
-            conn,
-            {
-                "p_id": held.id,
-                "p_token": held.lease_token,
-                "p_call_id": reply.call_id if reply else None,
-                "p_outcome": reply.outcome.value if reply else None,
-                **params,
-            },
+    Each row of ``origin`` that ``where`` keeps writes one message; its values are the
+    parameters of ``enqueue_params``. A message the request sends inline is written already
+    leased (the claim at birth): its timeline shows ``queued`` then ``sending``.
+    """
+    values = (
+        select(
+            bindparam("m_restaurant_id", type_=BigInteger),
+            call_id,
+            bindparam("m_customer_id", type_=BigInteger),
+            bindparam("m_to", type_=Text),
+            bindparam("m_template_type", type_=Text),
+            bindparam("m_template_name", type_=Text),
+            bindparam("m_template_language", type_=Text),
+            bindparam("m_parameters", type_=JSONB),
+            bindparam("m_status", type_=Text),
+            bindparam("m_attempts", type_=Integer),
+            bindparam("m_due_at", type_=_TS),
+            bindparam("m_lease_token", type_=UUID(as_uuid=True)),
+            bindparam("m_lease_expires_at", type_=_TS),
         )
-        return logged > 0
-
-    async def mark_sent(
-        self, held: ClaimedMessage, provider_message_id: str, reply: CallReply | None = None
-    ) -> bool:
-        """Record the provider's id, then apply the receipts kept for it (rarely any).
-
-        The move takes the per-id lock a receipt takes before it is kept: whichever of the two
-        comes second sees the other's committed work, so no receipt is lost between them.
-        """
-        async with self._autocommit.connect() as conn:
-            sent = await self._move(
-                conn,
-                _MARK_SENT,
-                held,
-                reply,
-                p_provider_id=provider_message_id,
-                p_detail=provider_message_id,
-                p_lock_key=receipt_lock_key(provider_message_id),
-            )
-            params = {
-                "p_provider_id": provider_message_id,
-                "p_phone_number_id": held.phone_number_id,
-            }
-            kept = sent and await _RECEIPTS_KEPT.fetchrow(conn, params) is not None
-        if kept:
-            async with self._engine.begin() as conn:
-                receipts_tx = SqlReceiptTransaction(conn)
-                await receipts_tx.lock_provider_id(provider_message_id)
-                receipts = await receipts_tx.apply_pending(
-                    held.id, provider_message_id, held.phone_number_id
-                )
-            for status in receipts:
-                self._metrics.message_moved(status.value)
-        return sent
-
-    async def mark_retry(
-        self, held: ClaimedMessage, error: str, next_attempt_at: dt.datetime
-    ) -> bool:
-        async with self._autocommit.connect() as conn:
-            return await self._move(
-                conn, _MARK_RETRY, held, None, p_error=error, p_due=next_attempt_at, p_detail=error
-            )
-
-    async def mark_failed(
-        self, held: ClaimedMessage, error: str, reply: CallReply | None = None
-    ) -> bool:
-        async with self._autocommit.connect() as conn:
-            return await self._move(conn, _MARK_FAILED, held, reply, p_error=error, p_detail=error)
-
-
-def _claimed(row: Any, token: uuid.UUID) -> ClaimedMessage:
-    return ClaimedMessage(
-        id=row.id,
-        lease_token=token,
-        attempts=row.attempts,
-        phone_number_id=row.phone_number_id or "",
-        access_token=row.access_token or "",
-        to_phone_number=row.to_phone_number,
-        template_name=row.template_name,
-        template_language=row.template_language,
-        parameters=list(row.parameters),
+        .select_from(origin)
+        .where(*where)
     )
+    created = (
+        insert(message)
+        .from_select(
+            [
+                "restaurant_id", "call_id", "customer_id", "to_phone_number", "template_type",
+                "template_name", "template_language", "parameters", "status", "attempts",
+                "next_attempt_at", "lease_token", "lease_expires_at",
+            ],
+            values,
+        )
+        .returning(message.c.id, message.c.status, message.c.attempts)
+        .cte("created")
+    )  # fmt: skip
+    logged = (
+        insert(message_event)
+        .from_select(
+            ["message_id", "status", "attempt"],
+            union_all(
+                select(created.c.id, _target(ENQUEUE), literal(0)),
+                select(created.c.id, created.c.status, created.c.attempts).where(
+                    created.c.status == CLAIM.target.value
+                ),
+            ),
+        )
+        .cte("logged")
+    )
+    return created, logged
+
+
+def enqueue_params(new: NewMessage) -> dict[str, Any]:
+    """The parameters of ``enqueue`` for ``new``."""
+    lease = new.inline_lease
+    return {
+        "m_restaurant_id": new.restaurant_id,
+        "m_customer_id": new.customer_id,
+        "m_to": new.to_phone_number,
+        "m_template_type": new.template_type.value,
+        "m_template_name": new.template.name,
+        "m_template_language": new.template.language,
+        "m_parameters": list(new.parameters),
+        "m_status": (CLAIM.target if lease else ENQUEUE.target).value,
+        "m_attempts": 1 if lease else 0,
+        "m_due_at": new.due_at,
+        "m_lease_token": lease.token if lease else None,
+        "m_lease_expires_at": lease.expires_at if lease else None,
+    }
+
+
+def cancel_queued(restaurant_id: ColumnElement[int], customer_id: ColumnElement[int]) -> Insert:
+    """Cancel the customer's queued messages, logging each move (SPEC §3, answered calls); the
+    row count of the statement is the messages cancelled."""
+    cancelled = (
+        update(message)
+        .where(
+            message.c.restaurant_id == restaurant_id,
+            message.c.customer_id == customer_id,
+            leaving(CANCEL),
+        )
+        .values(status=CANCEL.target.value, updated_at=func.now())
+        .returning(message.c.id, message.c.attempts)
+        .cte("cancelled")
+    )
+    return log_moves(cancelled, CANCEL.target.value, detail=ANSWERED)
+
+
+def requeue_failed(
+    restaurant_id: int, message_id: int, *returning: ColumnElement[Any]
+) -> Select[Any]:
+    """The ops retry: ``failed`` → ``queued``, due now, attempts from zero, with its timeline
+    event; never for a customer suppressed now (SPEC §3). Selects ``returning`` of the message
+    moved, nothing when it did not move."""
+    now = func.now()
+    moved = (
+        update(message)
+        .where(
+            message.c.id == message_id,
+            message.c.restaurant_id == restaurant_id,
+            leaving(OPS_RETRY),
+            customer.c.id == message.c.customer_id,
+            ~customer_suppressed(),
+        )
+        .values(
+            status=OPS_RETRY.target.value,
+            attempts=0,
+            next_attempt_at=now,
+            lease_token=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+        .returning(message.c.id, message.c.attempts, *returning)
+        .cte("moved")
+    )
+    target = OPS_RETRY.target.value
+    logged = log_moves(moved, target, attempt=0, detail=OPS_RETRY_DETAIL).cte("logged")
+    return select(moved).add_cte(logged)
+
+
+# --- receipts ---------------------------------------------------------------------------------
+
+
+async def apply_receipts(
+    conn: AsyncConnection, known: KnownMessage, receipts: Sequence[Receipt]
+) -> list[MessageStatus]:
+    """Move ``known`` by the forward ones of ``receipts`` (``settle``), each move from the status
+    the previous one left and with its event; returns the statuses it moved into."""
+    moved: list[MessageStatus] = []
+    current = known.status
+    for step in settle(known.status, receipts):
+        values: dict[str, object] = {"status": step.status.value, "updated_at": func.now()}
+        if step.error is not None:
+            values["last_error"] = step.error
+        changed = (
+            update(message)
+            .where(
+                message.c.id == known.id,
+                message.c.status == current.value,
+                leaving(RECEIPT_MOVES[step.status]),
+            )
+            .values(**values)
+            .returning(message.c.id, message.c.attempts)
+            .cte("changed")
+        )
+        detail = step.error or RECEIPT_DETAIL
+        logged = await conn.execute(log_moves(changed, step.status.value, detail=detail))
+        if not logged.rowcount:
+            break
+        moved.append(step.status)
+        current = step.status
+    return moved

@@ -6,15 +6,13 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ringback.db.tx import Database
 from ringback.http.metrics import Metrics, NoMetrics
-from ringback.messages.states import (
-    OptIntent,
-    ReceiptStore,
-    ReceiptTransaction,
-    WhatsAppChange,
-    opt_intent,
-    settle,
-)
+from ringback.messages import receipt_queries as receipts
+from ringback.messages.queries import apply_receipts
+from ringback.messages.states import BusinessNumber, OptIntent, WhatsAppChange, opt_intent
 from ringback.relay.phone import normalize
 
 
@@ -30,55 +28,64 @@ class ReceiptsSummary:
 
 
 class ReceiptsService:
-    def __init__(self, store: ReceiptStore, metrics: Metrics | None = None) -> None:
-        self._store = store
+    def __init__(self, db: Database, metrics: Metrics | None = None) -> None:
+        self._db = db
         self._metrics = metrics or NoMetrics()
 
     async def handle(self, changes: Sequence[WhatsAppChange]) -> ReceiptsSummary:
         """Apply every change of one webhook; it is all committed before this returns."""
         summary = ReceiptsSummary()
-        async with self._store.transaction() as tx:
+        async with self._db.transaction() as tx:
             for change in changes:
-                await self._apply(tx, change, summary)
+                await _apply(tx.conn, change, summary)
             await tx.commit()
         for status in summary.moved:
             self._metrics.message_moved(status)
         return summary
 
-    async def _apply(
-        self, tx: ReceiptTransaction, change: WhatsAppChange, summary: ReceiptsSummary
-    ) -> None:
-        numbers = await tx.restaurants_for(change.phone_number_id)
-        if not numbers:
-            summary.ignored_changes += 1
-            return
-        restaurant_ids = [n.restaurant_id for n in numbers]
-        # Locks are taken in provider-id order so concurrent webhooks never wait on each other
-        # in a cycle; a stable sort keeps one message's receipts in the order they came.
-        by_id = sorted(change.receipts, key=lambda r: r.provider_message_id)
-        for provider_id, grouped in itertools.groupby(by_id, key=lambda r: r.provider_message_id):
-            receipts = list(grouped)
-            await tx.lock_provider_id(provider_id)
-            known = await tx.find_message(provider_id, restaurant_ids)
-            if known is None:
-                for receipt in receipts:
-                    await tx.keep_pending(change.phone_number_id, receipt)
-                summary.pending += len(receipts)
-                continue
-            moved = await tx.move(known, settle(known.status, receipts))
-            summary.moved.extend(status.value for status in moved)
-        for text in change.texts:
-            intent = opt_intent(text.text)
-            if intent is None:
-                continue
-            # WhatsApp gives the sender in international form: no restaurant's country changes it
-            e164 = normalize("+" + text.sender.lstrip("+"), numbers[0].country)
-            if e164 is None:
-                continue
-            for number in numbers:
-                if intent is OptIntent.OUT:
-                    await tx.opt_out(number.restaurant_id, e164, text.sent_at)
-                    summary.opted_out += 1
-                else:
-                    await tx.opt_in(number.restaurant_id, e164)
-                    summary.opted_in += 1
+
+async def _apply(conn: AsyncConnection, change: WhatsAppChange, summary: ReceiptsSummary) -> None:
+    numbers = await receipts.restaurants_for(conn, change.phone_number_id)
+    if not numbers:
+        summary.ignored_changes += 1
+        return
+    restaurant_ids = [n.restaurant_id for n in numbers]
+    # Locks are taken in provider-id order so concurrent webhooks never wait on each other
+    # in a cycle; a stable sort keeps one message's receipts in the order they came.
+    by_id = sorted(change.receipts, key=lambda r: r.provider_message_id)
+    for provider_id, grouped in itertools.groupby(by_id, key=lambda r: r.provider_message_id):
+        reported = list(grouped)
+        await receipts.lock_provider_id(conn, provider_id)
+        known = await receipts.find_message(conn, provider_id, restaurant_ids)
+        if known is None:
+            for receipt in reported:
+                await receipts.keep_pending(conn, change.phone_number_id, receipt)
+            summary.pending += len(reported)
+            continue
+        moved = await apply_receipts(conn, known, reported)
+        summary.moved.extend(status.value for status in moved)
+    await _apply_texts(conn, change, numbers, summary)
+
+
+async def _apply_texts(
+    conn: AsyncConnection,
+    change: WhatsAppChange,
+    numbers: Sequence[BusinessNumber],
+    summary: ReceiptsSummary,
+) -> None:
+    """``STOP`` opts the sender out of every restaurant on the number, ``START`` back in."""
+    for text in change.texts:
+        intent = opt_intent(text.text)
+        if intent is None:
+            continue
+        # WhatsApp gives the sender in international form: no restaurant's country changes it
+        e164 = normalize("+" + text.sender.lstrip("+"), numbers[0].country)
+        if e164 is None:
+            continue
+        for number in numbers:
+            if intent is OptIntent.OUT:
+                await receipts.opt_out(conn, number.restaurant_id, e164, text.sent_at)
+                summary.opted_out += 1
+            else:
+                await receipts.opt_in(conn, number.restaurant_id, e164)
+                summary.opted_in += 1

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
 
 
 class MessageStatus(StrEnum):
@@ -20,7 +18,7 @@ class MessageStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-# How far along the provider has taken a message; a receipt must go further to move it.
+# How far along the provider has taken a message: the order of receipts reported at one instant.
 _PROGRESS = {
     MessageStatus.QUEUED: 0,
     MessageStatus.SENDING: 0,
@@ -30,10 +28,60 @@ _PROGRESS = {
 }
 
 
-RECEIPT_STATUSES = frozenset({MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ})
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One allowed move: a message in any of ``sources`` may become ``target``."""
+
+    name: str
+    sources: frozenset[MessageStatus]
+    target: MessageStatus
 
 
-REPORTABLE = RECEIPT_STATUSES | {MessageStatus.FAILED}
+def _move(name: str, sources: Iterable[MessageStatus], target: MessageStatus) -> Transition:
+    return Transition(name, frozenset(sources), target)
+
+
+_Q, _SENDING, _SENT = MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.SENT
+_DELIVERED, _FAILED = MessageStatus.DELIVERED, MessageStatus.FAILED
+
+# The allowed moves (SPEC §3 "Message statuses"): every write of a message's status is one of
+# these, and the statements of ``queries.py`` take their WHERE clause from ``sources``.
+ENQUEUE = _move("enqueue", (), _Q)
+CLAIM = _move("claim", {_Q}, _SENDING)
+SUPPRESS = _move("suppress", {_Q}, MessageStatus.CANCELLED)
+"""The claim of a message whose customer is suppressed now (SPEC §3, suppression at send time)."""
+CANCEL = _move("cancel", {_Q}, MessageStatus.CANCELLED)
+"""The customer's call was answered."""
+MARK_SENT = _move("mark sent", {_SENDING}, _SENT)
+MARK_RETRY = _move("mark retry", {_SENDING}, _Q)
+MARK_FAILED = _move("mark failed", {_SENDING}, _FAILED)
+EXPIRE_LEASE = _move("expire lease", {_SENDING}, _Q)
+OPS_RETRY = _move("ops retry", {_FAILED}, _Q)
+# A receipt moves a message only forward; ``failed`` only before ``delivered``.
+RECEIPT_MOVES = {
+    _SENT: _move("receipt sent", {_Q, _SENDING}, _SENT),
+    _DELIVERED: _move("receipt delivered", {_Q, _SENDING, _SENT}, _DELIVERED),
+    MessageStatus.READ: _move(
+        "receipt read", {_Q, _SENDING, _SENT, _DELIVERED}, MessageStatus.READ
+    ),
+    _FAILED: _move("receipt failed", {_Q, _SENDING, _SENT}, _FAILED),
+}
+TRANSITIONS = (
+    ENQUEUE,
+    CLAIM,
+    SUPPRESS,
+    CANCEL,
+    MARK_SENT,
+    MARK_RETRY,
+    MARK_FAILED,
+    EXPIRE_LEASE,
+    OPS_RETRY,
+    *RECEIPT_MOVES.values(),
+)
+
+
+REPORTABLE = frozenset(RECEIPT_MOVES)
+"""The statuses a receipt may report; any other is ignored at the door."""
 
 
 OPT_OUT_WORDS = frozenset({"stop", "arret", "arrêt", "stopp", "unsubscribe"})
@@ -59,13 +107,8 @@ def opt_intent(text: str) -> OptIntent | None:
 
 def is_forward(current: MessageStatus, reported: MessageStatus) -> bool:
     """Whether a receipt saying ``reported`` moves a message that is ``current``."""
-    if current in (MessageStatus.FAILED, MessageStatus.CANCELLED):
-        return False
-    if reported is MessageStatus.FAILED:
-        return _PROGRESS[current] < _PROGRESS[MessageStatus.DELIVERED]
-    if reported not in RECEIPT_STATUSES:
-        return False
-    return _PROGRESS[reported] > _PROGRESS[current]
+    move = RECEIPT_MOVES.get(reported)
+    return move is not None and current in move.sources
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,29 +180,3 @@ class BusinessNumber:
 
     restaurant_id: int
     country: str
-
-
-class ReceiptTransaction(Protocol):
-    """The receipts' reads and writes inside one transaction."""
-
-    async def restaurants_for(self, phone_number_id: str) -> list[BusinessNumber]: ...
-
-    async def lock_provider_id(self, provider_message_id: str) -> None: ...
-
-    async def find_message(
-        self, provider_message_id: str, restaurant_ids: Sequence[int]
-    ) -> KnownMessage | None: ...
-
-    async def move(self, message: KnownMessage, moves: Sequence[Move]) -> list[MessageStatus]: ...
-
-    async def keep_pending(self, phone_number_id: str, receipt: Receipt) -> None: ...
-
-    async def opt_out(self, restaurant_id: int, phone_number: str, at: dt.datetime) -> None: ...
-
-    async def opt_in(self, restaurant_id: int, phone_number: str) -> None: ...
-
-    async def commit(self) -> None: ...
-
-
-class ReceiptStore(Protocol):
-    def transaction(self) -> AbstractAsyncContextManager[ReceiptTransaction]: ...
