@@ -26,7 +26,6 @@ from ringback.bootstrap import Container, build_container
 from ringback.db.embedded import embedded_database_url
 from ringback.settings import Settings
 from ringback.tenancy.model import Restaurant, TokenKind, mint_token, restaurant_from_settings
-from ringback.tenancy.repository import SqlTenancyStore
 from tests.databases import fresh_database
 from tests.waits import SLOW_MACHINE_SECONDS
 
@@ -115,7 +114,7 @@ MakeRestaurant = Callable[..., Awaitable[Tenant]]
 
 @pytest.fixture
 def make_restaurant(settings: Settings, container: Container) -> MakeRestaurant:
-    store = SqlTenancyStore(container.engine)
+    store = container.tenancy
 
     async def make(**overrides: Any) -> Tenant:
         values: dict[str, Any] = {

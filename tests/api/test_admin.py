@@ -193,10 +193,10 @@ async def test_patching_whatsapp_without_an_access_token_keeps_the_stored_one(
     assert reply.status_code == 200, reply.text
     assert reply.json()["data"]["whatsapp"]["access_token_set"] is True
     assert reply.json()["data"]["whatsapp"]["templates"] == templates
-    stored = await container.tenancy.get_restaurant(int(data["id"]))
+    stored = await container.tenancy.restaurant(int(data["id"]))
     assert stored is not None
-    assert stored["whatsapp"]["access_token"] == WHATSAPP["access_token"]
-    assert stored["whatsapp"]["phone_number_id"] == "555"
+    assert stored.whatsapp.access_token == WHATSAPP["access_token"]
+    assert stored.whatsapp.phone_number_id == "555"
 
 
 async def test_patching_an_explicit_null_access_token_clears_it(admin: httpx.AsyncClient) -> None:
@@ -250,7 +250,7 @@ async def test_a_minted_token_authenticates_for_its_kind_only(
     assert minted["id"].isdigit()
     partner = await container.tenancy.authenticate(minted["token"], frozenset({TokenKind.PARTNER}))
     assert partner is not None
-    assert str(partner["id"]) == data["id"]
+    assert str(partner.restaurant.id) == data["id"]
     assert await container.tenancy.authenticate(minted["token"], frozenset({TokenKind.OPS})) is None
 
 

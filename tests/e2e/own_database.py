@@ -15,9 +15,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from ringback.db.tx import Database
 from ringback.settings import to_asyncpg_url
 from ringback.tenancy.model import TokenKind, mint_token
-from ringback.tenancy.repository import SqlTenancyStore
+from ringback.tenancy.repository import TenancyRepository
 from tests.conftest import DEFAULT_WHATSAPP
 from tests.databases import fresh_database
 
@@ -38,7 +39,7 @@ async def create_tenant(
     engine: AsyncEngine, *kinds: TokenKind, **overrides: Any
 ) -> tuple[int, dict[TokenKind, str]]:
     """A restaurant (WhatsApp configured like the suite's) and one token of each kind asked."""
-    store = SqlTenancyStore(engine)
+    store = TenancyRepository(Database(engine))
     values: dict[str, Any] = {
         "name": "Chez Test",
         "slug": f"test-{uuid.uuid4().hex[:10]}",

@@ -151,7 +151,7 @@ async def test_tokens_create_prints_a_working_token_once(
     assert minted["id"].isdigit()
     found = await container.tenancy.authenticate(minted["token"], frozenset({TokenKind.ZOHO}))
     assert found is not None
-    assert str(found["id"]) == restaurant["id"]
+    assert str(found.restaurant.id) == restaurant["id"]
 
 
 async def test_tokens_create_for_an_unknown_restaurant_fails(

@@ -19,6 +19,7 @@ from ringback.doors.whatsapp.schemas import WebhookIn
 from ringback.http.errors import ApiError
 from ringback.http.formats import BIGINT_MAX, BodyInt, parse_id
 from ringback.http.middleware import EdgeMiddleware
+from ringback.tenancy.model import Restaurant
 
 ARABIC_INDIC = str.maketrans("0123456789", "".join(chr(0x0660 + d) for d in range(10)))
 
@@ -124,7 +125,14 @@ async def test_a_content_length_too_long_for_int_is_a_413_not_a_crash() -> None:
 
 def test_a_telnyx_timestamp_in_other_digits_is_refused_even_when_signed() -> None:
     key = SigningKey.generate()
-    restaurant = {"id": 1, "telnyx_public_key": base64.b64encode(bytes(key.verify_key)).decode()}
+    restaurant = Restaurant(
+        id=1,
+        slug="r",
+        name="R",
+        country="FR",
+        timezone="Europe/Paris",
+        telnyx_public_key=base64.b64encode(bytes(key.verify_key)).decode(),
+    )
     now = dt.datetime.now(dt.UTC)
     body = b'{"data": {}}'
     ascii_stamp = str(int(now.timestamp()))

@@ -13,8 +13,8 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 
+from ringback.http.deps import rate_limits, settings
 from ringback.http.errors import unauthorized
-from ringback.settings import Settings
 from ringback.tenancy.auth import credential, enforce_rate_limit, is_admin_token
 
 # Declared on the router so OpenAPI shows the scheme; enforcement is ``AdminRoute``'s.
@@ -24,10 +24,10 @@ admin_bearer = HTTPBearer(
 
 
 def require_admin(request: Request) -> None:
-    settings: Settings = request.app.state.settings
-    if not is_admin_token(settings, credential(request, "Bearer")):
+    # a plain function of the request, not a dependency: it runs before FastAPI reads the body
+    if not is_admin_token(settings(request), credential(request, "Bearer")):
         raise unauthorized()
-    enforce_rate_limit(request.app.state.rate_limits, "admin")
+    enforce_rate_limit(rate_limits(request), "admin")
 
 
 class AdminRoute(APIRoute):

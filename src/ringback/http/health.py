@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from ringback.db.migrate import head_revision
+from ringback.http.deps import Db
 
 router = APIRouter(tags=["health"])
 _HAS_VERSION_TABLE = text("SELECT to_regclass('alembic_version') IS NOT NULL")
@@ -27,10 +28,9 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", response_model=None)
-async def readyz(request: Request) -> JSONResponse:
-    engine = request.app.state.container.engine
+async def readyz(db: Db) -> JSONResponse:
     try:
-        async with engine.connect() as conn:
+        async with db.connection() as conn:
             migrated = (await conn.execute(_HAS_VERSION_TABLE)).scalar()
             revision = (await conn.execute(_VERSION)).scalar() if migrated else None
     except Exception:

@@ -13,9 +13,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from fastapi import APIRouter, Request, Response
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Histogram,
@@ -167,16 +165,6 @@ class HttpMetricsMiddleware:
             self.metrics.http_observed(
                 route, scope["method"], status, time.perf_counter() - started
             )
-
-
-router = APIRouter(tags=["health"])
-
-
-@router.get("/metrics", include_in_schema=False)
-async def metrics_endpoint(request: Request) -> Response:
-    metrics: PrometheusMetrics = request.app.state.metrics
-    depth, age = await request.app.state.container.ops_store.outbox_gauges()
-    return Response(metrics.exposition(depth, age), media_type=CONTENT_TYPE_LATEST)
 
 
 class Metrics(Protocol):

@@ -8,6 +8,7 @@ import hmac
 import re
 import secrets
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 
 from ringback.relay.model import TemplateType
+from ringback.tenancy.ccai_settings import CcaiSettings, ccai_from_settings
 
 
 class TokenKind(StrEnum):
@@ -67,6 +69,18 @@ class Restaurant:
     whatsapp: WhatsAppConfig = field(
         default_factory=lambda: WhatsAppConfig(phone_number_id=None, access_token=None)
     )
+    ccai: CcaiSettings = field(default_factory=CcaiSettings)
+    telnyx_public_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A live token and the restaurant it speaks for."""
+
+    id: int
+    kind: TokenKind
+    token_hash: str
+    restaurant: Restaurant
 
 
 def mint_token(kind: TokenKind) -> str:
@@ -106,8 +120,9 @@ def parse_clock(value: str) -> dt.time:
     return dt.time(int(hours), int(minutes))
 
 
-def restaurant_from_settings(row: dict[str, Any]) -> Restaurant:
-    """Build the relay's view of a restaurant from its stored settings."""
+def restaurant_from_settings(row: Mapping[Any, Any]) -> Restaurant:
+    """A restaurant from its stored settings (``db.tables.RESTAURANT_SETTINGS``): the one reader
+    of the ``whatsapp`` and ``quiet_hours`` JSONB (``ccai``: ``ccai_settings.py``)."""
     wa = row.get("whatsapp") or {}
     templates: dict[TemplateType, Template] = {}
     for key, value in (wa.get("templates") or {}).items():
@@ -133,4 +148,6 @@ def restaurant_from_settings(row: dict[str, Any]) -> Restaurant:
             templates=templates,
             fallback_first_name=wa.get("fallback_first_name") or "there",
         ),
+        ccai=ccai_from_settings(row.get("ccai")),
+        telnyx_public_key=row.get("telnyx_public_key"),
     )

@@ -1,4 +1,4 @@
-"""SqlTenancyStore: restaurants and their tokens."""
+"""TenancyRepository: restaurants and their tokens, read as ``Restaurant``/``ApiToken`` objects."""
 
 from __future__ import annotations
 
@@ -6,37 +6,72 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql import ColumnElement
 
 from ringback.db.driver import DriverStatement
-from ringback.db.engine import autocommit
 from ringback.db.tables import RESTAURANT_SETTINGS, api_token, restaurant
-from ringback.tenancy.model import TokenKind, hash_token, same_hash, slugify
+from ringback.db.tx import Database
+from ringback.tenancy.model import (
+    ApiToken,
+    Restaurant,
+    TokenKind,
+    hash_token,
+    restaurant_from_settings,
+    same_hash,
+    slugify,
+)
 
 # Every authenticated request runs this: built once, read in autocommit (no BEGIN/ROLLBACK)
 # by the driver itself (driver.py).
 _AUTHENTICATE = DriverStatement(
-    select(api_token.c.token_hash, api_token.c.kind, *RESTAURANT_SETTINGS)
+    select(
+        api_token.c.id.label("token_id"),
+        api_token.c.token_hash,
+        api_token.c.kind,
+        *RESTAURANT_SETTINGS,
+    )
     .join(restaurant, restaurant.c.id == api_token.c.restaurant_id)
     .where(api_token.c.token_hash == bindparam("p_hash"), api_token.c.revoked_at.is_(None))
 )
 
 
-class SqlTenancyStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._autocommit = autocommit(engine)
+class TenancyRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
-    async def authenticate(self, token: str, kinds: frozenset[TokenKind]) -> dict[str, Any] | None:
-        """The restaurant settings behind a live token of one of ``kinds``, else None."""
+    async def authenticate(self, token: str, kinds: frozenset[TokenKind]) -> ApiToken | None:
+        """The live token of one of ``kinds`` that ``token`` is, with its restaurant; else None."""
         digest = hash_token(token)
-        async with self._autocommit.connect() as conn:
+        async with self._db.connection() as conn:
             row = await _AUTHENTICATE.fetchrow(conn, {"p_hash": digest})
         if row is None or not same_hash(row["token_hash"], token):
             return None
-        if TokenKind(row["kind"]) not in kinds:
+        kind = TokenKind(row["kind"])
+        if kind not in kinds:
             return None
-        return dict(row)
+        return ApiToken(row["token_id"], kind, row["token_hash"], restaurant_from_settings(row))
+
+    async def restaurant(self, restaurant_id: int) -> Restaurant | None:
+        return await self._one_restaurant(restaurant.c.id == restaurant_id)
+
+    async def restaurant_by_slug(self, slug: str) -> Restaurant | None:
+        return await self._one_restaurant(restaurant.c.slug == slug)
+
+    async def _one_restaurant(self, where: ColumnElement[bool]) -> Restaurant | None:
+        async with self._db.connection() as conn:
+            found = await conn.execute(select(*RESTAURANT_SETTINGS).where(where))
+            row = found.mappings().first()
+        return restaurant_from_settings(row) if row else None
+
+    async def restaurants(self) -> list[Restaurant]:
+        """Every restaurant, oldest first."""
+        async with self._db.connection() as conn:
+            rows = (
+                await conn.execute(select(*RESTAURANT_SETTINGS).order_by(restaurant.c.id))
+            ).mappings()
+            return [restaurant_from_settings(row) for row in rows]
+
+    # --- the admin API's stored settings (its own wire rendering; see admin/schemas.py) ---
 
     async def create_restaurant(self, values: dict[str, Any]) -> dict[str, Any]:
         """Insert a restaurant; a slug derived from the name gets a suffix until it is unique."""
@@ -45,26 +80,20 @@ class SqlTenancyStore:
         for n in range(1, 1000):
             slug = base if n == 1 else f"{base}-{n}"
             try:
-                async with self._engine.begin() as conn:
-                    row = (
-                        (
-                            await conn.execute(
-                                insert(restaurant)
-                                .values(**{**values, "slug": slug})
-                                .returning(*restaurant.c)
-                            )
-                        )
-                        .mappings()
-                        .one()
+                async with self._db.connection() as conn:
+                    inserted = await conn.execute(
+                        insert(restaurant)
+                        .values(**{**values, "slug": slug})
+                        .returning(*restaurant.c)
                     )
-                return dict(row)
+                    return dict(inserted.mappings().one())
             except IntegrityError:
                 if explicit:
                     raise
         raise RuntimeError("no free slug")
 
     async def get_restaurant(self, restaurant_id: int) -> dict[str, Any] | None:
-        async with self._engine.connect() as conn:
+        async with self._db.connection() as conn:
             row = (
                 (await conn.execute(select(restaurant).where(restaurant.c.id == restaurant_id)))
                 .mappings()
@@ -72,24 +101,15 @@ class SqlTenancyStore:
             )
         return dict(row) if row else None
 
-    async def get_restaurant_by_slug(self, slug: str) -> dict[str, Any] | None:
-        async with self._engine.connect() as conn:
-            row = (
-                (await conn.execute(select(restaurant).where(restaurant.c.slug == slug)))
-                .mappings()
-                .first()
-            )
-        return dict(row) if row else None
-
     async def list_restaurants(self) -> list[dict[str, Any]]:
-        async with self._engine.connect() as conn:
+        async with self._db.connection() as conn:
             rows = (await conn.execute(select(restaurant).order_by(restaurant.c.id))).mappings()
             return [dict(r) for r in rows]
 
     async def update_restaurant(
         self, restaurant_id: int, values: dict[str, Any]
     ) -> dict[str, Any] | None:
-        async with self._engine.begin() as conn:
+        async with self._db.connection() as conn:
             row = (
                 (
                     await conn.execute(
@@ -104,27 +124,26 @@ class SqlTenancyStore:
             )
         return dict(row) if row else None
 
+    # --- tokens ---
+
     async def create_token(
         self, restaurant_id: int, kind: TokenKind, token: str, name: str | None
     ) -> int:
-        async with self._engine.begin() as conn:
-            return int(
-                (
-                    await conn.execute(
-                        insert(api_token)
-                        .values(
-                            restaurant_id=restaurant_id,
-                            kind=kind.value,
-                            name=name,
-                            token_hash=hash_token(token),
-                        )
-                        .returning(api_token.c.id)
-                    )
-                ).scalar_one()
+        async with self._db.connection() as conn:
+            created = await conn.execute(
+                insert(api_token)
+                .values(
+                    restaurant_id=restaurant_id,
+                    kind=kind.value,
+                    name=name,
+                    token_hash=hash_token(token),
+                )
+                .returning(api_token.c.id)
             )
+            return int(created.scalar_one())
 
     async def revoke_token(self, token_id: int) -> bool:
-        async with self._engine.begin() as conn:
+        async with self._db.connection() as conn:
             result = await conn.execute(
                 update(api_token)
                 .where(api_token.c.id == token_id, api_token.c.revoked_at.is_(None))

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends
 
 from ringback.http.errors import unauthorized
-from ringback.tenancy.auth import enforce_rate_limit, require_credential
-from ringback.tenancy.model import Restaurant, TokenKind, restaurant_from_settings
+from ringback.tenancy.auth import PER_TOKEN, authenticator, bearer
+from ringback.tenancy.model import ApiToken, TokenKind
 
-_KINDS = frozenset({TokenKind.PARTNER})
-
-
-@dataclass(frozen=True, slots=True)
-class PartnerCaller:
-    restaurant: Restaurant
-
-
-async def partner_caller(request: Request) -> PartnerCaller:
-    token = require_credential(request, "Bearer")
-    row = await request.app.state.container.tenancy.authenticate(token, _KINDS)
-    if row is None:
-        raise unauthorized()
-    enforce_rate_limit(request.app.state.rate_limits, row["token_hash"])
-    return PartnerCaller(restaurant_from_settings(row))
+partner_token = authenticator({TokenKind.PARTNER}, bearer(), unauthorized, PER_TOKEN)
+PartnerCaller = Annotated[ApiToken, Depends(partner_token)]

@@ -33,12 +33,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.dml import ReturningInsert
 
 from ringback.db.driver import DriverStatement
 from ringback.db.tables import customer, reservation
-from ringback.db.tx import SqlUnitOfWork
+from ringback.db.tx import Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,8 +205,8 @@ UPSERT_RESERVATIONS = DriverStatement(_reservations_statement())
 
 
 class SqlDirectoryStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     async def upsert_customers(
         self, restaurant_id: int, items: Sequence[CustomerInput]
@@ -215,11 +214,9 @@ class SqlDirectoryStore:
         """Every item's customer as stored once the whole batch is applied."""
         if not items:
             return []
-        async with SqlUnitOfWork(self._engine) as uow:
-            rows = await UPSERT_CUSTOMERS.fetch(
-                uow.connection, _customer_params(restaurant_id, items)
-            )
-            await uow.commit()
+        async with self._db.transaction() as tx:
+            rows = await UPSERT_CUSTOMERS.fetch(tx.conn, _customer_params(restaurant_id, items))
+            await tx.commit()
         by_number = {row["phone_number"]: dict(row) for row in rows}
         return [by_number[item.phone_number] for item in items]
 
@@ -232,14 +229,14 @@ class SqlDirectoryStore:
         if not items:
             return []
         latest = {item.external_id: item for item in items}
-        async with SqlUnitOfWork(self._engine) as uow:
+        async with self._db.transaction() as tx:
             owners = await UPSERT_CUSTOMERS.fetch(
-                uow.connection, _customer_params(restaurant_id, [item.customer for item in items])
+                tx.conn, _customer_params(restaurant_id, [item.customer for item in items])
             )
             id_of = {row["phone_number"]: row["id"] for row in owners}
             booked = [latest[key] for key in sorted(latest)]
             rows = await UPSERT_RESERVATIONS.fetch(
-                uow.connection,
+                tx.conn,
                 {
                     "restaurant_id": restaurant_id,
                     "external_ids": [item.external_id for item in booked],
@@ -249,7 +246,7 @@ class SqlDirectoryStore:
                     "statuses": [item.status for item in booked],
                 },
             )
-            await uow.commit()
+            await tx.commit()
         customers = {row["id"]: dict(row) for row in owners}
         by_key = {
             row["external_id"]: {**row, "customer": customers[row["customer_id"]]} for row in rows
@@ -259,7 +256,7 @@ class SqlDirectoryStore:
     async def get_reservation(
         self, restaurant_id: int, reservation_id: int
     ) -> dict[str, Any] | None:
-        async with self._engine.connect() as conn:
+        async with self._db.connection() as conn:
             row = (
                 (
                     await conn.execute(

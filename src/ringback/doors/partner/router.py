@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends
 
-from ringback.bootstrap import Container
 from ringback.doors.partner import mapper
-from ringback.doors.partner.auth import PartnerCaller, partner_caller
+from ringback.doors.partner.auth import PartnerCaller as Caller
+from ringback.doors.partner.queries import SqlDirectoryStore
 from ringback.doors.partner.schemas import (
     CustomerBatch,
     CustomersReply,
@@ -23,25 +23,25 @@ from ringback.doors.partner.schemas import (
     RestaurantOut,
     TokenOut,
 )
+from ringback.http.deps import Db, Relay
 from ringback.http.errors import not_found
 from ringback.http.formats import parse_id
 
 router = APIRouter(prefix="/api/partner/v1", tags=["partner"])
-Caller = Annotated[PartnerCaller, Depends(partner_caller)]
 
 
-def _container(request: Request) -> Container:
-    container: Container = request.app.state.container
-    return container
+def directory_store(db: Db) -> SqlDirectoryStore:
+    return SqlDirectoryStore(db)
+
+
+Directory = Annotated[SqlDirectoryStore, Depends(directory_store)]
 
 
 @router.post("/missed-calls", status_code=201, response_model=MissedCallReply)
-async def report_missed_call(
-    body: MissedCallIn, caller: Caller, request: Request
-) -> MissedCallReply:
+async def report_missed_call(body: MissedCallIn, caller: Caller, relay: Relay) -> MissedCallReply:
     """Report a missed call; 201 for every decided outcome (read `data.outcome`)."""
     event = mapper.to_event(body, dt.datetime.now(dt.UTC))
-    decision = await _container(request).relay.handle(caller.restaurant, event)
+    decision = await relay.handle(caller.restaurant, event)
     return MissedCallReply(data=mapper.from_decision(decision))
 
 
@@ -60,31 +60,31 @@ async def me(caller: Caller) -> MeReply:
 
 @router.put("/customers", response_model=CustomersReply)
 async def put_customers(
-    items: Annotated[CustomerBatch, Body()], caller: Caller, request: Request
+    items: Annotated[CustomerBatch, Body()], caller: Caller, directory: Directory
 ) -> CustomersReply:
     """Upsert up to 1000 customers by normalized number, all or nothing."""
     inputs = mapper.to_customers(items, caller.restaurant.country)
-    rows = await _container(request).directory.upsert_customers(caller.restaurant.id, inputs)
+    rows = await directory.upsert_customers(caller.restaurant.id, inputs)
     return CustomersReply(data=[mapper.customer_out(row) for row in rows])
 
 
 @router.put("/reservations", response_model=ReservationsReply)
 async def put_reservations(
-    items: Annotated[ReservationBatch, Body()], caller: Caller, request: Request
+    items: Annotated[ReservationBatch, Body()], caller: Caller, directory: Directory
 ) -> ReservationsReply:
     """Upsert up to 1000 reservations by `external_id`, all or nothing."""
     inputs = mapper.to_reservations(items, caller.restaurant.country)
-    rows = await _container(request).directory.upsert_reservations(caller.restaurant.id, inputs)
+    rows = await directory.upsert_reservations(caller.restaurant.id, inputs)
     return ReservationsReply(data=[mapper.reservation_out(row) for row in rows])
 
 
 @router.get("/reservations/{reservation_id}", response_model=ReservationReply)
 async def get_reservation(
-    reservation_id: str, caller: Caller, request: Request
+    reservation_id: str, caller: Caller, directory: Directory
 ) -> ReservationReply:
     number = parse_id(reservation_id)
     row = (
-        await _container(request).directory.get_reservation(caller.restaurant.id, number)
+        await directory.get_reservation(caller.restaurant.id, number)
         if number is not None
         else None
     )

@@ -6,13 +6,13 @@ import base64
 import binascii
 import datetime as dt
 import logging
-from typing import Any
 
 from nacl.exceptions import CryptoError
 from nacl.signing import VerifyKey
 
 from ringback.http.errors import ApiError
 from ringback.http.formats import parse_id
+from ringback.tenancy.model import Restaurant
 
 TOLERANCE_SECONDS = 300
 log = logging.getLogger("ringback.webhooks.telnyx")
@@ -27,18 +27,18 @@ def _b64(value: str) -> bytes:
 
 
 def check_signature(
-    restaurant: dict[str, Any] | None,
+    restaurant: Restaurant | None,
     raw_body: bytes,
     signature: str | None,
     timestamp: str | None,
     now: dt.datetime,
-) -> dict[str, Any]:
+) -> Restaurant:
     """The restaurant whose public key signed this body within the tolerance, else 401.
 
     An unknown slug, a restaurant without a key, a stale or future timestamp and a bad signature
     all answer the same.
     """
-    key = restaurant.get("telnyx_public_key") if restaurant else None
+    key = restaurant.telnyx_public_key if restaurant else None
     if restaurant is None or not key or not signature or not timestamp:
         raise bad_signature()
     sent_at = parse_id(timestamp.strip())
@@ -47,7 +47,7 @@ def check_signature(
     try:
         verify_key = VerifyKey(_b64(key))
     except (binascii.Error, ValueError, TypeError, CryptoError):
-        log.warning("restaurant %s has an unreadable telnyx_public_key", restaurant.get("id"))
+        log.warning("restaurant %s has an unreadable telnyx_public_key", restaurant.id)
         raise bad_signature() from None
     try:
         verify_key.verify(timestamp.strip().encode() + b"|" + raw_body, _b64(signature))

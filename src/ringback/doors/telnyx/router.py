@@ -8,26 +8,26 @@ import datetime as dt
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
-from ringback.bootstrap import Container
 from ringback.doors.telnyx import mapper
 from ringback.doors.telnyx.auth import check_signature
 from ringback.doors.telnyx.schemas import WebhookIn
 from ringback.errors import IdempotencyConflict
+from ringback.http.deps import Calls, Relay, Tenancy
 from ringback.http.errors import ApiError
 from ringback.relay.model import Source
-from ringback.tenancy.model import restaurant_from_settings
 
 router = APIRouter(prefix="/webhooks/telnyx", tags=["webhooks"])
 
 
 @router.post("/{restaurant_slug}")
-async def receive(restaurant_slug: str, request: Request) -> dict[str, str]:
+async def receive(
+    restaurant_slug: str, request: Request, tenancy: Tenancy, calls: Calls, relay: Relay
+) -> dict[str, str]:
     """A Call Control v2 event signed with the restaurant's Telnyx key; 200 once recorded."""
     raw = await request.body()
     now = dt.datetime.now(dt.UTC)
-    container: Container = request.app.state.container
-    row = check_signature(
-        await container.tenancy.get_restaurant_by_slug(restaurant_slug),
+    restaurant = check_signature(
+        await tenancy.restaurant_by_slug(restaurant_slug),
         raw,
         request.headers.get("telnyx-signature-ed25519"),
         request.headers.get("telnyx-timestamp"),
@@ -46,16 +46,15 @@ async def receive(restaurant_slug: str, request: Request) -> dict[str, str]:
         raise ApiError(
             400, "MALFORMED_REQUEST", "Not a Telnyx webhook payload", details=details or None
         ) from error
-    restaurant = restaurant_from_settings(row)
     key = mapper.session_id(body)
     if key is None:
         return {"status": "ignored"}
-    known = await container.calls.find(restaurant.id, Source.TELNYX, key)
+    known = await calls.find(restaurant.id, Source.TELNYX, key)
     event = mapper.to_event(body, known, restaurant.country, now)
     if event is None:
         return {"status": "ignored"}
     # A report racing another with a different number for the same session: ignored, like any
     # later event of a session with another number.
     with contextlib.suppress(IdempotencyConflict):
-        await container.relay.handle(restaurant, event)
+        await relay.handle(restaurant, event)
     return {"status": "ok"}

@@ -1,20 +1,18 @@
-"""Zoho credentials: ``Authorization: Zoho-oauthtoken <zoho token>``."""
+"""Zoho credentials: ``Authorization: Zoho-oauthtoken <zoho token>``; not rate limited."""
 
 from __future__ import annotations
 
-from fastapi import Request
+from functools import partial
+from typing import Annotated
+
+from fastapi import Depends
 
 from ringback.http.errors import unauthorized
-from ringback.tenancy.auth import require_credential
-from ringback.tenancy.model import Restaurant, TokenKind, restaurant_from_settings
+from ringback.tenancy.auth import authenticator, bearer
+from ringback.tenancy.model import ApiToken, TokenKind
 
-_KINDS = frozenset({TokenKind.ZOHO})
 SCHEME = "Zoho-oauthtoken"
-
-
-async def zoho_restaurant(request: Request) -> Restaurant:
-    token = require_credential(request, SCHEME)
-    row = await request.app.state.container.tenancy.authenticate(token, _KINDS)
-    if row is None:
-        raise unauthorized(challenge=SCHEME)
-    return restaurant_from_settings(row)
+zoho_token = authenticator(
+    {TokenKind.ZOHO}, bearer(SCHEME), partial(unauthorized, challenge=SCHEME)
+)
+ZohoCaller = Annotated[ApiToken, Depends(zoho_token)]

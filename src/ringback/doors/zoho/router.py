@@ -6,14 +6,12 @@ Zoho's replies are its own JSON shapes, rendered for every error under ``/phoneb
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from ringback.bootstrap import Container
 from ringback.doors.zoho import mapper
-from ringback.doors.zoho.auth import zoho_restaurant
+from ringback.doors.zoho.auth import ZohoCaller
 from ringback.doors.zoho.schemas import (
     MANDATORY,
     PARAMETERS,
@@ -22,8 +20,8 @@ from ringback.doors.zoho.schemas import (
     ZohoSuccess,
 )
 from ringback.errors import IdempotencyConflict
+from ringback.http.deps import Relay
 from ringback.http.errors import ApiError, register_renderer
-from ringback.tenancy.model import Restaurant
 
 PREFIX = "/phonebridge"
 router = APIRouter(prefix=f"{PREFIX}/v3", tags=["zoho"])
@@ -54,17 +52,14 @@ _FORM_EXAMPLE = (
         }
     },
 )  # fmt: skip
-async def callnotify(
-    request: Request, restaurant: Annotated[Restaurant, Depends(zoho_restaurant)]
-) -> ZohoSuccess:
+async def callnotify(request: Request, caller: ZohoCaller, relay: Relay) -> ZohoSuccess:
     """A call notification; success for every decided outcome, duplicates and skips included."""
     body = await request.body()
     mapper.check_encoding(request.headers.get("content-type"), body)
     fields = mapper.parse_form(body, request.url.query)
     event = mapper.to_event(fields, dt.datetime.now(dt.UTC))
-    container: Container = request.app.state.container
     try:
-        await container.relay.handle(restaurant, event)
+        await relay.handle(caller.restaurant, event)
     except IdempotencyConflict as exc:
         param = mapper.customer_param(fields)
         raise mapper.invalid_value(

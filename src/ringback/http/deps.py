@@ -1,0 +1,132 @@
+"""What routes depend on, as ``Annotated`` aliases (DESIGN.md habit 8).
+
+This is the only module that reads ``request.app.state``: ``create_app`` puts the settings, the
+rate limits and the HTTP metrics there, and the lifespan the container that ``bootstrap`` built.
+The container is typed by ``Services`` — what routes use of it — not by ``bootstrap.Container``:
+bootstrap imports every slice, so a door importing it would import every other door (the
+"Doors are independent" contract). A door's own store (the partner directory, the CCAI calls, ops)
+is built by the door from ``Db``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Protocol
+
+from fastapi import Depends, Request
+
+from ringback.db.tx import Database, Tx
+from ringback.http.metrics import Metrics, PrometheusMetrics
+from ringback.http.ratelimit import TokenBuckets
+from ringback.messages.dispatcher import Dispatcher
+from ringback.messages.receipts import ReceiptsService
+from ringback.relay.call_lookup import SqlCallLookup
+from ringback.relay.service import RelayService, utc_now
+from ringback.settings import Settings
+from ringback.tenancy.repository import TenancyRepository
+
+
+class Services(Protocol):
+    """What routes use of the composition root (``bootstrap.Container``)."""
+
+    @property
+    def database(self) -> Database: ...
+
+    @property
+    def relay(self) -> RelayService: ...
+
+    @property
+    def dispatcher(self) -> Dispatcher: ...
+
+    @property
+    def tenancy(self) -> TenancyRepository: ...
+
+    @property
+    def receipts(self) -> ReceiptsService: ...
+
+    @property
+    def calls(self) -> SqlCallLookup: ...
+
+    @property
+    def metrics(self) -> Metrics: ...
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.container
+    return found
+
+
+def settings(request: Request) -> Settings:
+    found: Settings = request.app.state.settings
+    return found
+
+
+def rate_limits(request: Request) -> TokenBuckets:
+    """The native doors' buckets (``RINGBACK_RATE_LIMIT_PER_SECOND``), one per token."""
+    found: TokenBuckets = request.app.state.rate_limits
+    return found
+
+
+def ccai_rate_limits(request: Request) -> TokenBuckets:
+    """The CCAI door's buckets (``RINGBACK_CCAI_RATE_LIMIT_PER_SECOND``), one per restaurant."""
+    found: TokenBuckets = request.app.state.ccai_rate_limits
+    return found
+
+
+def http_metrics(request: Request) -> PrometheusMetrics:
+    found: PrometheusMetrics = request.app.state.metrics
+    return found
+
+
+def database(request: Request) -> Database:
+    return services(request).database
+
+
+async def transaction(db: Annotated[Database, Depends(database)]) -> AsyncIterator[Tx]:
+    """A ``Tx`` for the route: what it does not commit is rolled back when the route is done."""
+    async with db.transaction() as tx:
+        yield tx
+
+
+def clock() -> Callable[[], dt.datetime]:
+    return utc_now
+
+
+def relay(request: Request) -> RelayService:
+    return services(request).relay
+
+
+def dispatcher(request: Request) -> Dispatcher:
+    return services(request).dispatcher
+
+
+def tenancy(request: Request) -> TenancyRepository:
+    return services(request).tenancy
+
+
+def receipts(request: Request) -> ReceiptsService:
+    return services(request).receipts
+
+
+def calls(request: Request) -> SqlCallLookup:
+    return services(request).calls
+
+
+def metrics(request: Request) -> Metrics:
+    return services(request).metrics
+
+
+AppSettings = Annotated[Settings, Depends(settings)]
+Db = Annotated[Database, Depends(database)]
+Transaction = Annotated[Tx, Depends(transaction)]
+Clock = Annotated[Callable[[], dt.datetime], Depends(clock)]
+Relay = Annotated[RelayService, Depends(relay)]
+Outbox = Annotated[Dispatcher, Depends(dispatcher)]
+Tenancy = Annotated[TenancyRepository, Depends(tenancy)]
+Receipts = Annotated[ReceiptsService, Depends(receipts)]
+Calls = Annotated[SqlCallLookup, Depends(calls)]
+ServiceMetrics = Annotated[Metrics, Depends(metrics)]
+HttpMetrics = Annotated[PrometheusMetrics, Depends(http_metrics)]
+RateLimits = Annotated[TokenBuckets, Depends(rate_limits)]
+CcaiRateLimits = Annotated[TokenBuckets, Depends(ccai_rate_limits)]
