@@ -10,10 +10,10 @@ import pytest
 
 from ringback.app import create_app
 from ringback.bootstrap import Container, build_container
+from ringback.doors.ccai.queries import CcaiCalls
 from ringback.http.ratelimit import TokenBuckets
 from ringback.settings import Settings
 from ringback.tenancy.model import TokenKind
-from ringback.tenancy.repository import SqlTenancyStore
 from tests.api.ccai_support import (
     APPS,
     MANAGER,
@@ -85,7 +85,7 @@ async def test_revoked_ccai_token_is_refused(
     ccai: httpx.AsyncClient, make_restaurant: MakeRestaurant, container: Container
 ) -> None:
     tenant = await make_ccai_restaurant(make_restaurant)
-    store = SqlTenancyStore(container.engine)
+    store = container.tenancy
     token = "rb_ccai_" + "x" * 43 + random_mobile()
     token_id = await store.create_token(tenant.id, TokenKind.CCAI, token, "to revoke")
     assert (await ccai.get(ORGANIZATION, headers=basic(tenant, token=token))).status_code == 200
@@ -186,7 +186,7 @@ async def test_unexpected_failure_is_a_500_without_internals(
     async def boom(*_: object) -> NoReturn:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(container.ccai, "list_calls", boom)
+    monkeypatch.setattr(CcaiCalls, "list_calls", boom)
     reply = await ccai.get(f"{MANAGER}/calls", headers=basic(tenant))
     assert (reply.status_code, reply.json()) == (500, {"message": "Internal server error"})
     assert "secret" not in reply.text

@@ -13,7 +13,7 @@ import respx
 
 from ringback.app import create_app
 from ringback.bootstrap import Container
-from ringback.doors.ccai.queries import NewCcaiCall
+from ringback.doors.ccai.queries import CcaiCalls, NewCcaiCall
 from ringback.settings import Settings
 from tests.api.ccai_support import (
     INBOUND,
@@ -53,7 +53,7 @@ async def seed(
         at = start + dt.timedelta(minutes=n // 3)
         number = random_mobile()
         ids.append(
-            await container.ccai.create_call(
+            await CcaiCalls(container.database).create_call(
                 NewCcaiCall(
                     restaurant_id=tenant.id,
                     kind="inbound",

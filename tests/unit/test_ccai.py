@@ -7,15 +7,17 @@ import pytest
 from ringback.admin.ccai_schemas import CcaiIn
 from ringback.cli import demo_settings
 from ringback.doors.ccai.calls import (
-    ISO_639_1,
     CallKind,
     CallStatus,
     Ending,
-    OutboundNumber,
     can_move,
-    ccai_from_settings,
     ending_of,
     possible_e164,
+)
+from ringback.tenancy.ccai_settings import (
+    ISO_639_1,
+    OutboundNumber,
+    ccai_from_settings,
     ticket_pairs,
 )
 

@@ -1,4 +1,4 @@
-"""SqlCcaiStore: CCAI calls (SPEC §6) — the relay's ``call`` row plus the door's ``ccai_call`` row.
+"""CcaiCalls: CCAI calls (SPEC §6) — the relay's ``call`` row plus the door's ``ccai_call`` row.
 
 A CCAI call is created as a ``call`` row of source ``ccai`` whose external id is its own id, so the
 relay's later notifications for it (``(restaurant, 'ccai', str(id))``) land on that same row.
@@ -7,12 +7,12 @@ relay's later notifications for it (``(restaurant, 'ccai', str(id))``) land on t
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     and_,
     case,
     exists,
@@ -24,12 +24,10 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ringback.db.tables import call, ccai_call, customer, message, reservation
-from ringback.db.tx import SqlUnitOfWork
+from ringback.db.tx import Database, Tx
 from ringback.relay.model import Disposition, Source
-from ringback.relay.ports import UnitOfWork
 from ringback.relay.statements import MATCH_OR_CREATE_CUSTOMER
 
 _NEXT_CALL_ID = text("SELECT nextval(pg_get_serial_sequence('call', 'id'))")
@@ -72,6 +70,55 @@ class CallQuery:
     kind: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class StoredCcaiCall:
+    """A CCAI call as the door shows it: its ``ccai_call`` row with what the relay recorded."""
+
+    call_id: int
+    restaurant_id: int
+    parent_id: int | None
+    kind: str
+    status: str
+    lang: str
+    menu: dict[str, Any] | None
+    """The menu as the call was created with it (``create_rules.menu_snapshot``)."""
+    agent: dict[str, Any] | None
+    """The agent as the call was created with it (its snapshot, taken by ``create_rules``)."""
+    end_user_number: str | None
+    out_ticket_id: str | None
+    outbound_number: str | None
+    fail_reason: str
+    deflection: str
+    voicemail_reason: str
+    queued_at: dt.datetime | None
+    assigned_at: dt.datetime | None
+    connected_at: dt.datetime | None
+    ends_at: dt.datetime | None
+    scheduled_at: dt.datetime | None
+    current_status: str
+    """``status``, or ``recovered`` once the relay recovered the call."""
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    recovered_at: dt.datetime | None
+    outcome: str | None
+    template_type: str | None
+    caller_raw: str
+    customer_id: int | None
+    customer_verified: bool | None
+    customer_external_id: str | None
+    message_status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerFlags:
+    customer_id: int | None
+    """None when the call's number named no customer."""
+    verified: bool | None
+    bad_actor: bool | None
+    repeat_customer: bool | None
+    has_history: bool
+
+
 status_expr = case(
     (call.c.recovered_at.is_not(None), literal("recovered")), else_=ccai_call.c.status
 )
@@ -100,13 +147,16 @@ _VIEW = select(
 )
 
 
-class SqlCcaiStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+class CcaiCalls:
+    """The CCAI door's calls: created, found, listed, locked and moved; their customers' flags."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     async def create_call(self, new: NewCcaiCall) -> int:
         """Insert the call and its CCAI state in one transaction; returns the call id."""
-        async with self._engine.begin() as conn:
+        async with self._db.transaction() as tx:
+            conn = tx.conn
             call_id = int((await conn.execute(_NEXT_CALL_ID)).scalar_one())
             customer_id = None
             if new.customer_e164 is not None:
@@ -147,45 +197,40 @@ class SqlCcaiStore:
                     scheduled_at=new.scheduled_at,
                 )
             )
+            await tx.commit()
         return call_id
 
-    async def find_call(self, restaurant_id: int, call_id: int) -> dict[str, Any] | None:
+    async def find_call(self, restaurant_id: int, call_id: int) -> StoredCcaiCall | None:
         stmt = _VIEW.where(
             ccai_call.c.restaurant_id == restaurant_id, ccai_call.c.call_id == call_id
         )
-        async with self._engine.connect() as conn:
+        async with self._db.connection() as conn:
             row = (await conn.execute(stmt)).mappings().first()
-        return dict(row) if row else None
+        return StoredCcaiCall(**row) if row else None
 
-    async def move(
-        self,
-        restaurant_id: int,
-        call_id: int,
-        plan: Callable[[dict[str, Any]], dict[str, Any]],
-    ) -> dict[str, Any] | None:
-        """Lock the call, let ``plan`` turn its current state into the columns to write, write them.
+    async def lock_call(self, tx: Tx, restaurant_id: int, call_id: int) -> StoredCcaiCall | None:
+        """The call, locked until ``tx`` ends: moves of one call happen one after the other."""
+        stmt = _VIEW.where(
+            ccai_call.c.restaurant_id == restaurant_id, ccai_call.c.call_id == call_id
+        ).with_for_update(of=ccai_call)
+        row = (await tx.conn.execute(stmt)).mappings().first()
+        return StoredCcaiCall(**row) if row else None
 
-        ``plan`` may raise to refuse the move (nothing is written). None when there is no such call.
-        """
-        async with self._engine.begin() as conn:
-            if not await _move_on(conn, restaurant_id, call_id, plan):
-                return None
-        return await self.find_call(restaurant_id, call_id)
-
-    async def move_within(
-        self,
-        uow: UnitOfWork,
-        restaurant_id: int,
-        call_id: int,
-        plan: Callable[[dict[str, Any]], dict[str, Any]],
-    ) -> bool:
-        """The same move inside the relay's unit of work, so it commits with the decision."""
-        assert isinstance(uow, SqlUnitOfWork), "the CCAI store shares only a SQL unit of work"
-        return await _move_on(uow.connection, restaurant_id, call_id, plan)
+    async def write_move(self, tx: Tx, call_id: int, values: dict[str, Any]) -> None:
+        """Write a move's columns (a call locked in ``tx``)."""
+        if not values:
+            return
+        await tx.conn.execute(
+            update(ccai_call).where(ccai_call.c.call_id == call_id).values(**values)
+        )
+        await tx.conn.execute(
+            update(call).where(call.c.id == call_id).values(updated_at=func.now())
+        )
 
     async def list_calls(
         self, restaurant_id: int, query: CallQuery
-    ) -> tuple[int, list[dict[str, Any]]]:
+    ) -> tuple[int, list[StoredCcaiCall]]:
+        """(how many calls match, the page of them ``query`` asks for)."""
         conditions: list[ColumnElement[bool]] = [ccai_call.c.restaurant_id == restaurant_id]
         if query.created_from is not None:
             conditions.append(call.c.created_at >= query.created_from)
@@ -212,50 +257,23 @@ class SqlCcaiStore:
         )
         page = _VIEW.where(where).order_by(*order).limit(query.per)
         page = page.offset((query.page - 1) * query.per)
-        async with self._engine.connect() as conn:
+        async with self._db.connection() as conn:
             total = int((await conn.execute(counted)).scalar_one())
-            rows = [dict(r) for r in (await conn.execute(page)).mappings()]
+            rows = [StoredCcaiCall(**r) for r in (await conn.execute(page)).mappings()]
         return total, rows
 
-    async def customer_flags(self, restaurant_id: int, call_id: int) -> dict[str, Any] | None:
-        """The call's customer flags; None when no such call; ``customer_id`` None when unknown."""
-        this = call.alias("this_call")
-        other = call.alias("other_call")
-        earlier_call = exists().where(
-            other.c.restaurant_id == this.c.restaurant_id,  # the index leads with it
-            other.c.customer_id == this.c.customer_id,
-            other.c.id != this.c.id,
-            other.c.created_at < this.c.created_at,
-        )
-        earlier_reservation = exists().where(
-            reservation.c.customer_id == this.c.customer_id,
-            reservation.c.created_at < this.c.created_at,
-        )
-        stmt = (
-            select(
-                this.c.customer_id,
-                customer.c.verified,
-                customer.c.bad_actor,
-                customer.c.repeat_customer,
-                or_(earlier_call, earlier_reservation).label("has_history"),
-            )
-            .select_from(
-                ccai_call.join(this, this.c.id == ccai_call.c.call_id).outerjoin(
-                    customer, customer.c.id == this.c.customer_id
-                )
-            )
-            .where(ccai_call.c.restaurant_id == restaurant_id, ccai_call.c.call_id == call_id)
-        )
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(stmt)).mappings().first()
-        return dict(row) if row else None
+    async def customer_flags(self, restaurant_id: int, call_id: int) -> CustomerFlags | None:
+        """The call's customer flags; None when there is no such call."""
+        async with self._db.connection() as conn:
+            row = (await conn.execute(_flags(restaurant_id, call_id))).mappings().first()
+        return CustomerFlags(**row) if row else None
 
     async def set_customer_flags(
         self, restaurant_id: int, customer_id: int, values: dict[str, bool]
     ) -> None:
         if not values:
             return
-        async with self._engine.begin() as conn:
+        async with self._db.connection() as conn:
             await conn.execute(
                 update(customer)
                 .where(customer.c.id == customer_id, customer.c.restaurant_id == restaurant_id)
@@ -263,28 +281,31 @@ class SqlCcaiStore:
             )
 
 
-async def _move_on(
-    conn: AsyncConnection,
-    restaurant_id: int,
-    call_id: int,
-    plan: Callable[[dict[str, Any]], dict[str, Any]],
-) -> bool:
-    current = (
-        (
-            await conn.execute(
-                _VIEW.where(
-                    ccai_call.c.restaurant_id == restaurant_id,
-                    ccai_call.c.call_id == call_id,
-                ).with_for_update(of=ccai_call)
+def _flags(restaurant_id: int, call_id: int) -> Select[Any]:
+    this = call.alias("this_call")
+    other = call.alias("other_call")
+    earlier_call = exists().where(
+        other.c.restaurant_id == this.c.restaurant_id,  # the index leads with it
+        other.c.customer_id == this.c.customer_id,
+        other.c.id != this.c.id,
+        other.c.created_at < this.c.created_at,
+    )
+    earlier_reservation = exists().where(
+        reservation.c.customer_id == this.c.customer_id,
+        reservation.c.created_at < this.c.created_at,
+    )
+    return (
+        select(
+            this.c.customer_id,
+            customer.c.verified,
+            customer.c.bad_actor,
+            customer.c.repeat_customer,
+            or_(earlier_call, earlier_reservation).label("has_history"),
+        )
+        .select_from(
+            ccai_call.join(this, this.c.id == ccai_call.c.call_id).outerjoin(
+                customer, customer.c.id == this.c.customer_id
             )
         )
-        .mappings()
-        .first()
+        .where(ccai_call.c.restaurant_id == restaurant_id, ccai_call.c.call_id == call_id)
     )
-    if current is None:
-        return False
-    values = plan(dict(current))
-    if values:
-        await conn.execute(update(ccai_call).where(ccai_call.c.call_id == call_id).values(**values))
-        await conn.execute(update(call).where(call.c.id == call_id).values(updated_at=func.now()))
-    return True

@@ -1,25 +1,22 @@
-"""Routes of ``/apps/api/v1`` and ``/manager/api/v1``: thin — wire to domain, one store or relay
-call, domain to wire. Errors under both prefixes are rendered ``{"message": …}``."""
+"""Routes of ``/apps/api/v1`` and ``/manager/api/v1``: thin — the body read, the rules, one store
+or relay call, the call object. Errors under both prefixes are rendered ``{"message": …}``."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from ringback.doors.ccai import mapper
-from ringback.doors.ccai.auth import CcaiCaller, ccai_caller
+from ringback.doors.ccai import create_rules
+from ringback.doors.ccai.auth import CcaiCaller
+from ringback.doors.ccai.bodies import CustomerFlagIn, MoveIn, NewCallIn, read_json_object
+from ringback.doors.ccai.call_object import call_out, flags_out
 from ringback.doors.ccai.calls import CallKind
-from ringback.doors.ccai.errors import (
-    PREFIXES,
-    bad_request,
-    conflict,
-    render_ccai_error,
-)
-from ringback.doors.ccai.queries import SqlCcaiStore
+from ringback.doors.ccai.errors import PREFIXES, bad_request, render_ccai_error
+from ringback.doors.ccai.listing import PageLinks, list_query
+from ringback.doors.ccai.moves import plan_move, relay_event
+from ringback.doors.ccai.queries import CcaiCalls, CustomerFlags
 from ringback.doors.ccai.schemas import (
     CREATE_EXAMPLES,
     MOVE_EXAMPLES,
@@ -28,14 +25,21 @@ from ringback.doors.ccai.schemas import (
     MessageOut,
     OrganizationOut,
 )
+from ringback.http.deps import Clock, Db, Relay
 from ringback.http.errors import not_found, register_renderer
-from ringback.http.formats import parse_id
-from ringback.relay.ports import UnitOfWork
+from ringback.http.formats import BIGINT_MAX, parse_id
+from ringback.tenancy.model import Restaurant
 
 for _prefix in PREFIXES:
     register_renderer(_prefix, render_ccai_error)
 
-Caller = Annotated[CcaiCaller, Depends(ccai_caller)]
+
+def ccai_calls(db: Db) -> CcaiCalls:
+    return CcaiCalls(db)
+
+
+Calls = Annotated[CcaiCalls, Depends(ccai_calls)]
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": MessageOut, "description": "Unauthorized (HTTP Basic: slug + ccai token)"},
     404: {"model": MessageOut, "description": "Not found"},
@@ -45,28 +49,6 @@ _LOOPBACK = frozenset({"127.0.0.1", "::1"})
 
 apps = APIRouter(prefix="/apps/api/v1", tags=["ccai"], responses=_ERRORS)
 manager = APIRouter(prefix="/manager/api/v1", tags=["ccai"], responses=_ERRORS)
-
-
-def _store(request: Request) -> SqlCcaiStore:
-    store: SqlCcaiStore = request.app.state.container.ccai
-    return store
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-async def _json_object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError) as error:  # RecursionError: JSON nested too deep
-        raise bad_request("Request body is not valid JSON") from error
-    if not isinstance(body, dict):
-        raise bad_request("Request body must be a JSON object")
-    return body
 
 
 def _call_id(raw: str) -> int:
@@ -95,37 +77,35 @@ def _reply(out: CallOut | CustomerFlagOut, status: int = 200) -> JSONResponse:
         }
     },
 )
-async def create_call(request: Request, caller: Caller) -> Response:
+async def create_call(request: Request, caller: CcaiCaller, calls: Calls, clock: Clock) -> Response:
     """Create an outbound, incoming or scheduled call (and the deprecated aliases)."""
-    body = await _json_object(request)
-    kind = mapper.call_kind(body)
-    store = _store(request)
+    restaurant = caller.restaurant
+    sent = read_json_object(await request.body())
+    body = NewCallIn.model_validate(sent)
+    kind = create_rules.call_kind(body)
     parent = None
     if kind is CallKind.SCHEDULED:
-        parent_id = mapper.parent_reference(body)
+        parent_id = create_rules.parent_reference(body)
         if parent_id is not None:
-            parent = (
-                await store.find_call(caller.restaurant.id, parent_id)
-                if parent_id <= mapper.MAX_ID
-                else None
-            )
+            if parent_id <= BIGINT_MAX:
+                parent = await calls.find_call(restaurant.id, parent_id)
             if parent is None:
-                raise mapper.unknown_parent(parent_id)
-    plan = mapper.plan_create(
+                raise create_rules.unknown_parent(parent_id)
+    plan = create_rules.plan_create(
         kind,
         body,
-        caller.ccai,
-        restaurant_id=caller.restaurant.id,
-        region=caller.restaurant.country,
-        now=_now(),
+        restaurant.ccai,
+        restaurant_id=restaurant.id,
+        region=restaurant.country,
+        now=clock(),
         parent=parent,
     )
-    if isinstance(plan, mapper.Echo):
-        return JSONResponse(body, status_code=202)
-    call_id = await store.create_call(plan)
-    row = await store.find_call(caller.restaurant.id, call_id)
-    assert row is not None
-    return _reply(mapper.call_out(row, caller.ccai), 201)
+    if isinstance(plan, create_rules.Echo):
+        return JSONResponse(sent, status_code=202)
+    call_id = await calls.create_call(plan)
+    created = await calls.find_call(restaurant.id, call_id)
+    assert created is not None
+    return _reply(call_out(created, restaurant.ccai), 201)
 
 
 @apps.patch(
@@ -142,64 +122,66 @@ async def create_call(request: Request, caller: Caller) -> Response:
         }
     },
 )
-async def move_call(call_id: str, request: Request, caller: Caller) -> Response:
+async def move_call(
+    call_id: str,
+    request: Request,
+    caller: CcaiCaller,
+    db: Db,
+    calls: Calls,
+    relay: Relay,
+    clock: Clock,
+) -> Response:
     """Move a call on (our extension); missed endings and connects reach the relay."""
+    restaurant = caller.restaurant
     number = _call_id(call_id)
-    plan = mapper.MovePlan(await _json_object(request), _now())
-    store = _store(request)
-    current = await store.find_call(caller.restaurant.id, number)
-    if current is None:
+    move = MoveIn.model_validate(read_json_object(await request.body())).checked()
+    now = clock()
+    # The move and the relay's decision commit together: a crash between them cannot leave a
+    # missed call without its message, and a retried PATCH is then a duplicate.
+    async with db.transaction() as tx:
+        current = await calls.lock_call(tx, restaurant.id, number)
+        if current is None:
+            raise not_found()
+        planned = plan_move(current, move, now)
+        await calls.write_move(tx, number, planned.values)
+        event = relay_event(planned.moved, planned.ending, now)
+        decision = await relay.decide(tx, restaurant, event) if event is not None else None
+        await tx.commit()  # a replayed decision too: the move itself is new
+    if event is not None and decision is not None:
+        await relay.complete(restaurant, event, decision)  # the inline send, after the commit
+    moved = await calls.find_call(restaurant.id, number)
+    if moved is None:
         raise not_found()
-    plan(dict(current))  # validates the move and tells what the relay will hear of it
-    event = mapper.relay_event(plan.row, plan.ending, plan.now)
-    if event is None:
-        row = await store.move(caller.restaurant.id, number, plan)
-    else:
-        # The move and the relay's decision commit together: a crash between them cannot
-        # leave a missed call without its message, and a retried PATCH is then a duplicate.
-        heard = plan.ending
+    return _reply(call_out(moved, restaurant.ccai))
 
-        async def move_with_the_decision(uow: UnitOfWork) -> None:
-            moved = await store.move_within(uow, caller.restaurant.id, number, plan)
-            if not moved:
-                raise not_found()
-            if plan.ending is not heard:  # another move came first: refuse, write nothing
-                now_at = plan.row["current_status"]
-                raise conflict(f"Call cannot move from {now_at} to {plan.target.value}")
 
-        await request.app.state.container.relay.handle(
-            caller.restaurant, event, alongside=move_with_the_decision
-        )
-        row = await store.find_call(caller.restaurant.id, number)
-    if row is None:
+async def _flags(calls: CcaiCalls, restaurant: Restaurant, call_id: str) -> CustomerFlags:
+    flags = await calls.customer_flags(restaurant.id, _call_id(call_id))
+    if flags is None:
         raise not_found()
-    return _reply(mapper.call_out(row, caller.ccai))
-
-
-async def _flags(request: Request, caller: CcaiCaller, call_id: str) -> dict[str, Any]:
-    row = await _store(request).customer_flags(caller.restaurant.id, _call_id(call_id))
-    if row is None:
-        raise not_found()
-    return row
+    return flags
 
 
 @apps.get("/calls/{call_id}/customer_flag", response_model=CustomerFlagOut)
-async def get_customer_flag(call_id: str, request: Request, caller: Caller) -> Response:
+async def get_customer_flag(call_id: str, caller: CcaiCaller, calls: Calls) -> Response:
     """The reserved data attributes of the call's customer."""
-    return _reply(mapper.flags_out(await _flags(request, caller, call_id)))
+    return _reply(flags_out(await _flags(calls, caller.restaurant, call_id)))
 
 
 @apps.patch("/calls/{call_id}/customer_flag", response_model=CustomerFlagOut)
-async def patch_customer_flag(call_id: str, request: Request, caller: Caller) -> Response:
+async def patch_customer_flag(
+    call_id: str, request: Request, caller: CcaiCaller, calls: Calls
+) -> Response:
     """Set `verified_customer`, `bad_actor` (suppresses messages), `repeat_customer(s)`."""
-    row = await _flags(request, caller, call_id)
-    values = mapper.flag_values(await _json_object(request))
+    restaurant = caller.restaurant
+    flags = await _flags(calls, restaurant, call_id)
+    values = CustomerFlagIn.model_validate(read_json_object(await request.body())).columns()
     if values:
-        if row["customer_id"] is None:
+        if flags.customer_id is None:
             raise bad_request("The call has no end user to flag")
-        await _store(request).set_customer_flags(caller.restaurant.id, row["customer_id"], values)
-        row = await _flags(request, caller, call_id)
-    return _reply(mapper.flags_out(row))
+        await calls.set_customer_flags(restaurant.id, flags.customer_id, values)
+        flags = await _flags(calls, restaurant, call_id)
+    return _reply(flags_out(flags))
 
 
 def _base_url(request: Request) -> str:
@@ -219,29 +201,29 @@ def _base_url(request: Request) -> str:
     response_model=list[CallOut],
     responses={200: {"description": "Headers `total`, `per-page` and `link` page the list"}},
 )
-async def list_calls(request: Request, caller: Caller) -> Response:
+async def list_calls(request: Request, caller: CcaiCaller, calls: Calls) -> Response:
     """The restaurant's CCAI calls, a page at a time."""
-    query = mapper.list_query(request.query_params)
-    total, rows = await _store(request).list_calls(caller.restaurant.id, query)
-    links = mapper.PageLinks(_base_url(request), request.url.query)
+    query = list_query(request.query_params)
+    total, found = await calls.list_calls(caller.restaurant.id, query)
+    links = PageLinks(_base_url(request), request.url.query)
     headers = {"total": str(total), "per-page": str(query.per)}
     link = links.header(query.page, query.per, total)
     if link:
         headers["link"] = link
-    body = [mapper.call_out(row, caller.ccai).model_dump(mode="json") for row in rows]
+    body = [call_out(call, caller.restaurant.ccai).model_dump(mode="json") for call in found]
     return JSONResponse(body, headers=headers)
 
 
 @manager.get("/calls/{call_id}", response_model=CallOut)
-async def get_call(call_id: str, request: Request, caller: Caller) -> Response:
-    row = await _store(request).find_call(caller.restaurant.id, _call_id(call_id))
-    if row is None:
+async def get_call(call_id: str, caller: CcaiCaller, calls: Calls) -> Response:
+    found = await calls.find_call(caller.restaurant.id, _call_id(call_id))
+    if found is None:
         raise not_found()
-    return _reply(mapper.call_out(row, caller.ccai))
+    return _reply(call_out(found, caller.restaurant.ccai))
 
 
 @manager.get("/settings/organization", response_model=OrganizationOut)
-async def organization(caller: Caller) -> OrganizationOut:
+async def organization(caller: CcaiCaller) -> OrganizationOut:
     """Clients check their credentials with this."""
     return OrganizationOut(name=caller.restaurant.name, subdomain=caller.restaurant.slug)
 
