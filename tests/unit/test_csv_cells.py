@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from ringback.ops.mapper import csv_cell, csv_lines
+from ringback.ops.csv_export import csv_cell, csv_lines
 from ringback.ops.model import CsvRow
 
 

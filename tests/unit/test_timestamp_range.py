@@ -15,9 +15,10 @@ from ringback.doors.whatsapp.mapper import _time
 from ringback.http.formats import as_utc, iso_z
 from ringback.http.inputs import EARLIEST, END, in_client_range, usable_stored
 from ringback.messages.dispatcher import Dispatcher
-from ringback.messages.ports import CallReply, ClaimedMessage, SendResult
+from ringback.messages.outbox import CallReply
+from ringback.messages.ports import ClaimedMessage, SendResult
 from ringback.messages.states import MessageStatus
-from ringback.ops.mapper import CursorCodec
+from ringback.ops.cursor import CursorCodec
 from ringback.ops.model import Position
 
 ROOT = Path(__file__).parent.parent.parent

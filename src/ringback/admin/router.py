@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Body, Depends, Response
 from sqlalchemy.exc import IntegrityError
 
 from ringback.admin.auth import AdminRoute, admin_bearer
+from ringback.admin.examples import RESTAURANT_EXAMPLE, RESTAURANT_REPLY_EXAMPLE
 from ringback.admin.schemas import (
-    RESTAURANT_EXAMPLE,
-    RESTAURANT_REPLY_EXAMPLE,
     Envelope,
     ErrorEnvelope,
     RestaurantCreate,
@@ -20,10 +19,11 @@ from ringback.admin.schemas import (
     TokenOut,
 )
 from ringback.errors import Conflict
+from ringback.http.deps import Tenancy
 from ringback.http.errors import not_found
 from ringback.http.formats import parse_id
 from ringback.tenancy.model import mint_token
-from ringback.tenancy.repository import SqlTenancyStore
+from ringback.tenancy.repository import TenancyRepository
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorEnvelope, "description": "Missing or wrong admin token"},
@@ -45,12 +45,7 @@ router = APIRouter(
 )
 
 
-def _store(request: Request) -> SqlTenancyStore:
-    store: SqlTenancyStore = request.app.state.container.tenancy
-    return store
-
-
-async def _restaurant_row(store: SqlTenancyStore, raw_id: str) -> dict[str, Any]:
+async def _restaurant_row(store: TenancyRepository, raw_id: str) -> dict[str, Any]:
     restaurant_id = parse_id(raw_id)
     row = await store.get_restaurant(restaurant_id) if restaurant_id is not None else None
     if row is None:
@@ -84,20 +79,20 @@ async def create_restaurant(
             }
         ),
     ],
-    request: Request,
+    store: Tenancy,
 ) -> Envelope[RestaurantOut]:
     """Create a restaurant. Without `slug`, one is derived from the name and made unique."""
     try:
-        row = await _store(request).create_restaurant(body.to_values())
+        row = await store.create_restaurant(body.to_values())
     except IntegrityError as error:
         raise _slug_taken(body.slug) from error
     return Envelope(data=RestaurantOut.from_row(row))
 
 
 @router.get("/restaurants", response_model=Envelope[list[RestaurantOut]])
-async def list_restaurants(request: Request) -> Envelope[list[RestaurantOut]]:
+async def list_restaurants(store: Tenancy) -> Envelope[list[RestaurantOut]]:
     """Every restaurant, oldest first."""
-    rows = await _store(request).list_restaurants()
+    rows = await store.list_restaurants()
     return Envelope(data=[RestaurantOut.from_row(row) for row in rows])
 
 
@@ -106,9 +101,9 @@ async def list_restaurants(request: Request) -> Envelope[list[RestaurantOut]]:
     response_model=Envelope[RestaurantOut],
     responses={**_NOT_FOUND, 200: {"content": _reply_example}},
 )
-async def get_restaurant(restaurant_id: str, request: Request) -> Envelope[RestaurantOut]:
+async def get_restaurant(restaurant_id: str, store: Tenancy) -> Envelope[RestaurantOut]:
     """One restaurant; secrets show only as `access_token_set`."""
-    row = await _restaurant_row(_store(request), restaurant_id)
+    row = await _restaurant_row(store, restaurant_id)
     return Envelope(data=RestaurantOut.from_row(row))
 
 
@@ -152,11 +147,10 @@ async def update_restaurant(
             }
         ),
     ],
-    request: Request,
+    store: Tenancy,
 ) -> Envelope[RestaurantOut]:
     """Replace the top-level keys given; inside `whatsapp` an omitted `access_token` is kept;
     inside `ccai` the keys left out are kept."""
-    store = _store(request)
     stored = await _restaurant_row(store, restaurant_id)
     values = body.to_values(stored)
     try:
@@ -194,10 +188,9 @@ async def create_token(
             }
         ),
     ],
-    request: Request,
+    store: Tenancy,
 ) -> Envelope[TokenOut]:
     """Mint a token of one kind for the restaurant. The secret is in this reply only."""
-    store = _store(request)
     row = await _restaurant_row(store, restaurant_id)
     token = mint_token(body.kind)
     token_id = await store.create_token(row["id"], body.kind, token, body.name)
@@ -210,9 +203,9 @@ async def create_token(
     response_class=Response,
     responses={404: {"model": ErrorEnvelope, "description": "No live token with that id"}},
 )
-async def revoke_token(token_id: str, request: Request) -> Response:
+async def revoke_token(token_id: str, store: Tenancy) -> Response:
     """Revoke a token; it stops working at once."""
     parsed = parse_id(token_id)
-    if parsed is None or not await _store(request).revoke_token(parsed):
+    if parsed is None or not await store.revoke_token(parsed):
         raise not_found(f"No live token {token_id}")
     return Response(status_code=204)

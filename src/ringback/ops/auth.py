@@ -23,12 +23,13 @@ from urllib.parse import urlsplit
 
 from fastapi import Request
 
-from ringback.bootstrap import Container
+from ringback.http import deps
 from ringback.http.errors import ApiError, forbidden, not_found, unauthorized, validation_error
 from ringback.http.formats import parse_id
+from ringback.ops.sessions import DashboardSessions
 from ringback.settings import Settings
 from ringback.tenancy.auth import credential, enforce_rate_limit, is_admin_token
-from ringback.tenancy.model import Restaurant, TokenKind, hash_token, restaurant_from_settings
+from ringback.tenancy.model import Restaurant, TokenKind, hash_token
 
 SESSION_COOKIE = "ringback_ops"
 SESSION_TTL = dt.timedelta(hours=12)
@@ -52,48 +53,46 @@ class Identity:
     restaurant: Restaurant | None
 
 
-def container_of(request: Request) -> Container:
-    container: Container = request.app.state.container
-    return container
-
-
 def admin_token_hash(settings: Settings) -> str | None:
     secret = settings.admin_token.get_secret_value() if settings.admin_token else ""
     return hash_token(secret) if secret else None
 
 
+def _sessions(request: Request) -> DashboardSessions:
+    return DashboardSessions(deps.database(request))
+
+
 async def identify_token(request: Request, token: str) -> Identity | None:
     """An ops or admin token (the sign-in form and the Bearer header)."""
-    settings: Settings = request.app.state.settings
-    if is_admin_token(settings, token):
+    if is_admin_token(deps.settings(request), token):
         return Identity(True, hash_token(token), None)
-    row = await container_of(request).tenancy.authenticate(token, _KINDS)
-    if row is None:
+    found = await deps.tenancy(request).authenticate(token, _KINDS)
+    if found is None:
         return None
-    return Identity(False, row["token_hash"], restaurant_from_settings(row))
+    return Identity(False, found.token_hash, found.restaurant)
 
 
 async def identify_session(request: Request) -> Identity | None:
     value = request.cookies.get(SESSION_COOKIE)
     if not value or len(value) > 128:
         return None
-    found = await container_of(request).ops_store.find_session(hash_token(value))
+    found = await _sessions(request).find(hash_token(value))
     if found is None:
         return None
     if found.admin:
-        current = admin_token_hash(request.app.state.settings)
+        current = admin_token_hash(deps.settings(request))
         if current is None or not hmac.compare_digest(current, found.token_hash):
             return None
         return Identity(True, found.token_hash, None)
     if found.restaurant is None:  # the ops token was revoked since: the session ends with it
         return None
-    return Identity(False, found.token_hash, restaurant_from_settings(found.restaurant))
+    return Identity(False, found.token_hash, found.restaurant)
 
 
 async def start_session(request: Request, identity: Identity) -> str:
     """A new session for ``identity``; returns the cookie value."""
     value = secrets.token_urlsafe(32)
-    await container_of(request).ops_store.create_session(
+    await _sessions(request).create(
         hash_token(value), identity.token_hash, identity.admin, SESSION_TTL
     )
     return value
@@ -102,7 +101,7 @@ async def start_session(request: Request, identity: Identity) -> str:
 async def end_session(request: Request) -> None:
     value = request.cookies.get(SESSION_COOKIE)
     if value and len(value) <= 128:
-        await container_of(request).ops_store.end_session(hash_token(value))
+        await _sessions(request).end(hash_token(value))
 
 
 def _origin_of(url: str) -> tuple[str, str, int] | None:
@@ -154,10 +153,10 @@ async def chosen_restaurant(request: Request) -> Restaurant:
     number = parse_id(raw.strip())
     if number is None:
         raise validation_error([{"field": "query.restaurant_id", "message": "not an id"}])
-    row = await container_of(request).tenancy.get_restaurant(number)
-    if row is None:
+    found = await deps.tenancy(request).restaurant(number)
+    if found is None:
         raise not_found("Restaurant not found")
-    return restaurant_from_settings(row)
+    return found
 
 
 async def ops_caller(request: Request) -> OpsCaller:
@@ -177,7 +176,7 @@ async def ops_caller(request: Request) -> OpsCaller:
     if identity is None:
         raise unauthorized()
     enforce_rate_limit(
-        request.app.state.rate_limits, "admin" if identity.admin else identity.token_hash
+        deps.rate_limits(request), "admin" if identity.admin else identity.token_hash
     )
     if identity.restaurant is not None:
         return OpsCaller(identity.restaurant, admin=False)

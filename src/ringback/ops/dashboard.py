@@ -12,13 +12,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from ringback.http.deps import Tenancy
 from ringback.http.errors import not_found
 from ringback.http.formats import parse_id
 from ringback.messages.states import MessageStatus
 from ringback.ops.auth import (
     SESSION_COOKIE,
     SESSION_TTL,
-    container_of,
     end_session,
     identify_session,
     identify_token,
@@ -26,7 +26,7 @@ from ringback.ops.auth import (
     start_session,
 )
 from ringback.relay.model import Direction, Disposition, Outcome, Source
-from ringback.tenancy.model import restaurant_from_settings
+from ringback.tenancy.model import Restaurant
 
 _HERE = Path(__file__).resolve().parent
 _STATIC = _HERE / "static"
@@ -65,19 +65,17 @@ def _secure(request: Request) -> bool:
 
 
 @router.get("/ops", response_class=HTMLResponse)
-async def dashboard(request: Request) -> Response:
+async def dashboard(request: Request, tenancy: Tenancy) -> Response:
     identity = await identify_session(request)
     if identity is None:
         return _page("signin.html", error=None)
-    restaurants: list[dict[str, Any]] = []
+    restaurants: list[Restaurant] = []
     chosen = identity.restaurant
     if identity.admin:
-        restaurants = await container_of(request).tenancy.list_restaurants()
+        restaurants = await tenancy.restaurants()
         raw = request.query_params.get("restaurant_id", "")
         wanted = parse_id(raw) if raw else None
-        for row in restaurants:
-            if row["id"] == wanted:
-                chosen = restaurant_from_settings(row)
+        chosen = next((r for r in restaurants if r.id == wanted), None)
         if chosen is None:
             return _page("picker.html", restaurants=restaurants)
     assert chosen is not None

@@ -2,24 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from functools import cache
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
+from ringback.http.deps import AppSettings, Clock, Db, ServiceMetrics
 from ringback.http.errors import not_found, validation_error
 from ringback.http.formats import parse_id
-from ringback.ops import mapper
-from ringback.ops.auth import OpsCaller, container_of, ops_caller
-from ringback.ops.model import CallFilters, CsvRow
+from ringback.ops.auth import OpsCaller, ops_caller
+from ringback.ops.csv_export import csv_body
+from ringback.ops.cursor import CursorCodec
+from ringback.ops.filters import (
+    QueryProblems,
+    parse_bucket,
+    parse_datetime,
+    parse_filters,
+    parse_limit,
+)
+from ringback.ops.model import CallFilters
 from ringback.ops.schemas import (
+    CallDetailOut,
+    CallOut,
     CallReply,
     CallsReply,
     CustomerReply,
+    CustomerStateOut,
+    MessageOut,
     MessageReply,
+    StatsOut,
     StatsReply,
 )
+from ringback.ops.service import OpsService
 
 router = APIRouter(prefix="/api/ops/v1", tags=["ops"])
 Caller = Annotated[OpsCaller, Depends(ops_caller)]
@@ -27,8 +42,29 @@ Caller = Annotated[OpsCaller, Depends(ops_caller)]
 _ENUM_HELP = "one value, or several separated by commas"
 
 
+def ops_service(db: Db, clock: Clock, metrics: ServiceMetrics) -> OpsService:
+    return OpsService(db, clock=clock, metrics=metrics)
+
+
+Ops = Annotated[OpsService, Depends(ops_service)]
+
+
+@cache
+def _codec_for(material: str) -> CursorCodec:
+    return CursorCodec.from_secrets(material)
+
+
+def cursor_codec(settings: AppSettings) -> CursorCodec:
+    """The cursor key is derived from secrets every server process shares (the database URL and
+    the admin token), so a cursor issued by one process reads in another."""
+    admin = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    return _codec_for(f"{settings.database_url}|{admin}")
+
+
+Cursors = Annotated[CursorCodec, Depends(cursor_codec)]
+
+
 def call_filters(
-    request: Request,
     caller: Caller,
     source: Annotated[
         str | None, Query(description=f"partner, zoho, ccai, telnyx; {_ENUM_HELP}")
@@ -69,42 +105,27 @@ def call_filters(
         "to": occurred_to,
         "recovered": recovered,
     }
-    return mapper.parse_filters(params, caller.restaurant.country)
+    return parse_filters(params, caller.restaurant.country)
 
 
 Filters = Annotated[CallFilters, Depends(call_filters)]
 
 
-def _codec(request: Request) -> mapper.CursorCodec:
-    """The cursor key is derived from secrets every server process shares (the database URL and
-    the admin token), so a cursor issued by one process reads in another."""
-    state = request.app.state
-    codec: mapper.CursorCodec | None = getattr(state, "ops_cursor_codec", None)
-    if codec is None:
-        settings = state.settings
-        admin = settings.admin_token.get_secret_value() if settings.admin_token else ""
-        codec = mapper.CursorCodec(mapper.cursor_key(f"{settings.database_url}|{admin}"))
-        state.ops_cursor_codec = codec
-    return codec
-
-
 @router.get("/calls", response_model=CallsReply)
 async def list_calls(
-    request: Request,
     caller: Caller,
     filters: Filters,
+    ops: Ops,
+    codec: Cursors,
     limit: Annotated[str | None, Query(description="1 to 500, default 50")] = None,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
 ) -> CallsReply:
     """Every call of the restaurant, newest first (`occurred_at`, then id), by keyset pages."""
-    size = mapper.parse_limit(limit)
-    codec = _codec(request)
+    size = parse_limit(limit)
     after = codec.decode(caller.restaurant.id, cursor)
-    page, following = await container_of(request).ops.list_calls(
-        caller.restaurant, filters, after, size
-    )
+    page, following = await ops.list_calls(caller.restaurant, filters, after, size)
     return CallsReply(
-        data=[mapper.call_out(r) for r in page],
+        data=[CallOut.of(r) for r in page],
         next_cursor=codec.encode(caller.restaurant.id, following) if following else None,
     )
 
@@ -114,23 +135,10 @@ async def list_calls(
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}, "description": "CSV with a header row"}},
 )
-async def export_calls(request: Request, caller: Caller, filters: Filters) -> StreamingResponse:
+async def export_calls(caller: Caller, filters: Filters, ops: Ops) -> StreamingResponse:
     """The same filters, every matching call, streamed as CSV (constant memory)."""
-    rows = container_of(request).ops.export_calls(caller.restaurant, filters)
-
-    async def body() -> AsyncIterator[str]:
-        yield mapper.CSV_HEADER + "\r\n"
-        chunk: list[CsvRow] = []
-        async for row in rows:
-            chunk.append(row)
-            if len(chunk) >= 500:
-                yield mapper.csv_lines(chunk)
-                chunk = []
-        if chunk:
-            yield mapper.csv_lines(chunk)
-
     return StreamingResponse(
-        body(),
+        csv_body(ops.export_calls(caller.restaurant, filters)),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="calls-{caller.restaurant.slug}.csv"'
@@ -139,19 +147,19 @@ async def export_calls(request: Request, caller: Caller, filters: Filters) -> St
 
 
 @router.get("/calls/{call_id}", response_model=CallReply)
-async def get_call(call_id: str, request: Request, caller: Caller) -> CallReply:
+async def get_call(call_id: str, caller: Caller, ops: Ops) -> CallReply:
     """One call, with its message's attempt and status timeline."""
     number = parse_id(call_id)
     if number is None:
         raise not_found("Call not found")
-    record = await container_of(request).ops.get_call(caller.restaurant, number)
-    return CallReply(data=mapper.call_detail_out(record))
+    record = await ops.get_call(caller.restaurant, number)
+    return CallReply(data=CallDetailOut.of(record))
 
 
 @router.get("/stats", response_model=StatsReply)
 async def stats(
-    request: Request,
     caller: Caller,
+    ops: Ops,
     occurred_from: Annotated[
         str | None, Query(alias="from", description="default: 7 days before `to`")
     ] = None,
@@ -160,47 +168,47 @@ async def stats(
     restaurant_id: Annotated[str | None, Query(description="required with the admin token")] = None,
 ) -> StatsReply:
     """Calls, outcomes, deliveries and recoveries by hour or day of the restaurant's timezone."""
-    problems = mapper.QueryProblems()
-    start = mapper.parse_datetime(occurred_from, "from", problems)
-    end = mapper.parse_datetime(occurred_to, "to", problems)
+    problems = QueryProblems()
+    start = parse_datetime(occurred_from, "from", problems)
+    end = parse_datetime(occurred_to, "to", problems)
     problems.raise_if_any()
-    unit = mapper.parse_bucket(bucket)
+    unit = parse_bucket(bucket)
     try:
-        result = await container_of(request).ops.stats(caller.restaurant, unit, start, end)
+        result = await ops.stats(caller.restaurant, unit, start, end)
     except ValueError as error:
         raise validation_error(
             [{"field": "query.from", "message": f"bad range: {error}"}]
         ) from None
-    return StatsReply(data=mapper.stats_out(result))
+    return StatsReply(data=StatsOut.of(result))
 
 
 @router.post("/messages/{message_id}/retry", response_model=MessageReply)
-async def retry_message(message_id: str, request: Request, caller: Caller) -> MessageReply:
+async def retry_message(message_id: str, caller: Caller, ops: Ops) -> MessageReply:
     """Requeue a `failed` message (attempts start again); 409 `CONFLICT` in any other status."""
     number = parse_id(message_id)
     if number is None:
         raise not_found("Message not found")
-    message = await container_of(request).ops.retry_message(caller.restaurant, number)
-    return MessageReply(data=mapper.message_out(message))
+    message = await ops.retry_message(caller.restaurant, number)
+    return MessageReply(data=MessageOut.of(message))
 
 
 async def _opt_out(
-    customer_id: str, request: Request, caller: OpsCaller, value: bool
+    customer_id: str, caller: OpsCaller, ops: OpsService, value: bool
 ) -> CustomerReply:
     number = parse_id(customer_id)
     if number is None:
         raise not_found("Customer not found")
-    state = await container_of(request).ops.set_opt_out(caller.restaurant, number, value)
-    return CustomerReply(data=mapper.customer_state_out(state))
+    state = await ops.set_opt_out(caller.restaurant, number, value)
+    return CustomerReply(data=CustomerStateOut.of(state))
 
 
 @router.put("/customers/{customer_id}/opt-out", response_model=CustomerReply)
-async def opt_out(customer_id: str, request: Request, caller: Caller) -> CustomerReply:
+async def opt_out(customer_id: str, caller: Caller, ops: Ops) -> CustomerReply:
     """Suppress the customer: their next missed call answers `SKIPPED_SUPPRESSED`."""
-    return await _opt_out(customer_id, request, caller, True)
+    return await _opt_out(customer_id, caller, ops, True)
 
 
 @router.delete("/customers/{customer_id}/opt-out", response_model=CustomerReply)
-async def opt_in(customer_id: str, request: Request, caller: Caller) -> CustomerReply:
+async def opt_in(customer_id: str, caller: Caller, ops: Ops) -> CustomerReply:
     """Lift the suppression."""
-    return await _opt_out(customer_id, request, caller, False)
+    return await _opt_out(customer_id, caller, ops, False)

@@ -1,4 +1,8 @@
-"""OpsService: the use cases of operations (SPEC §8), each scoped to one restaurant."""
+"""OpsService: the use cases of operations (SPEC §8), each scoped to one restaurant.
+
+Each is one read or one statement, so each runs on an autocommit connection (no BEGIN/COMMIT
+round trips); the CSV export checks a connection out per chunk, never for the whole response.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +10,21 @@ import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from zoneinfo import ZoneInfo
 
+from ringback.db.tx import Database
 from ringback.errors import Conflict, NotFound
 from ringback.http.metrics import Metrics, NoMetrics
 from ringback.messages.states import MessageStatus
+from ringback.ops import queries, records
 from ringback.ops.model import (
-    Bucket,
     CallFilters,
     CallRecord,
     CsvRow,
     CustomerState,
     MessageInfo,
-    OpsStore,
     Position,
     RetryResult,
-    Stats,
-    assemble_stats,
-    bucket_floor,
-    bucket_starts,
 )
+from ringback.ops.stats import Bucket, Stats, assemble_stats, bucket_floor, bucket_starts
 from ringback.tenancy.model import Restaurant
 
 DEFAULT_STATS_RANGE = dt.timedelta(days=7)
@@ -32,12 +33,12 @@ DEFAULT_STATS_RANGE = dt.timedelta(days=7)
 class OpsService:
     def __init__(
         self,
-        store: OpsStore,
+        db: Database,
         *,
         clock: Callable[[], dt.datetime],
         metrics: Metrics | None = None,
     ) -> None:
-        self._store = store
+        self._db = db
         self._clock = clock
         self._metrics = metrics or NoMetrics()
 
@@ -45,7 +46,8 @@ class OpsService:
         self, restaurant: Restaurant, filters: CallFilters, after: Position | None, limit: int
     ) -> tuple[list[CallRecord], Position | None]:
         """One page, newest first, and where the next one starts (None on the last page)."""
-        rows = await self._store.list_calls(restaurant.id, filters, after, limit + 1)
+        async with self._db.connection() as conn:
+            rows = await records.list_calls(conn, restaurant.id, filters, after, limit + 1)
         page = rows[:limit]
         more = len(rows) > limit
         last = page[-1] if page else None
@@ -53,10 +55,11 @@ class OpsService:
         return page, following
 
     def export_calls(self, restaurant: Restaurant, filters: CallFilters) -> AsyncIterator[CsvRow]:
-        return self._store.stream_calls(restaurant.id, filters)
+        return records.stream_calls(self._db, restaurant.id, filters)
 
     async def get_call(self, restaurant: Restaurant, call_id: int) -> CallRecord:
-        record = await self._store.get_call(restaurant.id, call_id)
+        async with self._db.connection() as conn:
+            record = await records.get_call(conn, restaurant.id, call_id)
         if record is None:
             raise NotFound("Call not found")
         return record
@@ -78,12 +81,14 @@ class OpsService:
         if start >= end:
             raise ValueError("from must be before to")
         starts = bucket_starts(start, end, bucket, zone)
-        counts = await self._store.bucket_counts(restaurant.id, starts, start, end)
+        async with self._db.connection() as conn:
+            counts = await queries.bucket_counts(conn, restaurant.id, starts, start, end)
         return assemble_stats(bucket, restaurant.timezone, start, end, starts, counts)
 
     async def retry_message(self, restaurant: Restaurant, message_id: int) -> MessageInfo:
         """``failed`` → ``queued`` with attempts starting again; anything else is a conflict."""
-        result, message = await self._store.retry_message(restaurant.id, message_id)
+        async with self._db.connection() as conn:
+            result, message = await queries.retry_message(conn, restaurant.id, message_id)
         if result is RetryResult.NOT_FOUND:
             raise NotFound("Message not found")
         if result is RetryResult.SUPPRESSED:
@@ -98,7 +103,13 @@ class OpsService:
     async def set_opt_out(
         self, restaurant: Restaurant, customer_id: int, opted_out: bool
     ) -> CustomerState:
-        state = await self._store.set_opt_out(restaurant.id, customer_id, opted_out)
+        async with self._db.connection() as conn:
+            state = await queries.set_opt_out(conn, restaurant.id, customer_id, opted_out)
         if state is None:
             raise NotFound("Customer not found")
         return state
+
+    async def outbox_gauges(self) -> tuple[int, float]:
+        """(messages queued or being sent, seconds the oldest due queued message has waited)."""
+        async with self._db.connection() as conn:
+            return await queries.outbox_gauges(conn)
