@@ -18,11 +18,11 @@ from ringback.http.errors import install_error_handlers
 from ringback.http.head import HeadAsGetMiddleware
 from ringback.http.health import router as health_router
 from ringback.http.metrics import HttpMetricsMiddleware, PrometheusMetrics
-from ringback.http.metrics import router as metrics_router
 from ringback.http.middleware import EdgeMiddleware
 from ringback.http.openapi import document_native_errors
 from ringback.http.ratelimit import TokenBuckets
 from ringback.ops.dashboard import router as ops_dashboard_router
+from ringback.ops.monitoring import router as metrics_router
 from ringback.ops.router import router as ops_router
 from ringback.settings import Settings
 

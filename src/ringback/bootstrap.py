@@ -15,22 +15,18 @@ from httpx_aiohttp import AiohttpTransport
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ringback.db.engine import build_engine
-from ringback.db.tx import SqlUnitOfWorkFactory
-from ringback.doors.ccai.queries import SqlCcaiStore
+from ringback.db.tx import Database
 from ringback.doors.partner.queries import SqlDirectoryStore
 from ringback.http.metrics import Metrics, NoMetrics
 from ringback.messages.dispatcher import Dispatcher
 from ringback.messages.graph import WhatsAppCloudSender
+from ringback.messages.outbox import SqlOutbox
 from ringback.messages.ports import MessageSender
-from ringback.messages.queries import SqlOutbox
-from ringback.messages.receipt_queries import SqlReceiptStore
 from ringback.messages.receipts import ReceiptsService
-from ringback.ops.queries import SqlOpsStore
-from ringback.ops.service import OpsService
 from ringback.relay.call_lookup import SqlCallLookup
 from ringback.relay.service import RelayService, utc_now
 from ringback.settings import Settings
-from ringback.tenancy.repository import SqlTenancyStore
+from ringback.tenancy.repository import TenancyRepository
 
 log = logging.getLogger("ringback")
 
@@ -39,34 +35,23 @@ log = logging.getLogger("ringback")
 class Container:
     settings: Settings
     engine: AsyncEngine
+    database: Database
     http: httpx.AsyncClient
     dispatcher: Dispatcher
     relay: RelayService
-    tenancy: SqlTenancyStore
+    tenancy: TenancyRepository
     directory: SqlDirectoryStore
     metrics: Metrics = field(default_factory=NoMetrics)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _worker: asyncio.Task[None] | None = None
 
     @cached_property
-    def ccai(self) -> SqlCcaiStore:
-        return SqlCcaiStore(self.engine)
-
-    @cached_property
-    def ops_store(self) -> SqlOpsStore:
-        return SqlOpsStore(self.engine)
-
-    @cached_property
-    def ops(self) -> OpsService:
-        return OpsService(self.ops_store, clock=utc_now, metrics=self.metrics)
-
-    @cached_property
     def receipts(self) -> ReceiptsService:
-        return ReceiptsService(SqlReceiptStore(self.engine), metrics=self.metrics)
+        return ReceiptsService(self.database, metrics=self.metrics)
 
     @cached_property
     def calls(self) -> SqlCallLookup:
-        return SqlCallLookup(self.engine)
+        return SqlCallLookup(self.database)
 
     def start_worker(self) -> None:
         if self._worker is None:
@@ -134,9 +119,10 @@ async def build_container(
 ) -> Container:
     metrics = metrics or NoMetrics()
     engine = build_engine(settings)
+    database = Database(engine)
     http = build_http_client(settings)
     dispatcher = Dispatcher(
-        SqlOutbox(engine, metrics=metrics),
+        SqlOutbox(database, metrics=metrics),
         sender or WhatsAppCloudSender(http, settings.whatsapp_api_base_url),
         lease_seconds=settings.lease_seconds,
         max_attempts=settings.max_attempts,
@@ -145,7 +131,7 @@ async def build_container(
         metrics=metrics,
     )
     relay = RelayService(
-        SqlUnitOfWorkFactory(engine),
+        database,
         dispatcher,
         inline_timeout=settings.inline_dispatch_timeout,
         clock=utc_now,
@@ -154,11 +140,12 @@ async def build_container(
     container = Container(
         settings=settings,
         engine=engine,
+        database=database,
         http=http,
         dispatcher=dispatcher,
         relay=relay,
-        tenancy=SqlTenancyStore(engine),
-        directory=SqlDirectoryStore(engine),
+        tenancy=TenancyRepository(database),
+        directory=SqlDirectoryStore(database),
         metrics=metrics,
     )
     if start_worker:

@@ -315,11 +315,9 @@ def random_french_mobile() -> str:
 async def demo(container: Container, args: argparse.Namespace) -> int:
     """Upsert the demo restaurant, its customers and reservation; replace its demo tokens."""
     store = container.tenancy
-    existing = await store.get_restaurant_by_slug(DEMO_SLUG)
-    if existing is None:
-        row = await store.create_restaurant({**demo_settings(), "slug": DEMO_SLUG})
-    else:
-        row = await store.update_restaurant(existing["id"], demo_settings()) or existing
+    existing = await store.restaurant_by_slug(DEMO_SLUG)
+    updated = await store.update_restaurant(existing.id, demo_settings()) if existing else None
+    row = updated or await store.create_restaurant({**demo_settings(), "slug": DEMO_SLUG})
     restaurant_id: int = row["id"]
     await container.directory.upsert_customers(restaurant_id, DEMO_CUSTOMERS)
     tomorrow = dt.datetime.now(ZoneInfo("Europe/Paris")).date() + dt.timedelta(days=1)
