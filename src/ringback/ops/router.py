@@ -42,7 +42,7 @@ Caller = Annotated[OpsCaller, Depends(ops_caller)]
 _ENUM_HELP = "one value, or several separated by commas"
 
 
-def ops_service(db: Db, clock: Clock, metrics: ServiceMetrics) -> OpsService:
+async def ops_service(db: Db, clock: Clock, metrics: ServiceMetrics) -> OpsService:
     return OpsService(db, clock=clock, metrics=metrics)
 
 
@@ -54,7 +54,7 @@ def _codec_for(material: str) -> CursorCodec:
     return CursorCodec.from_secrets(material)
 
 
-def cursor_codec(settings: AppSettings) -> CursorCodec:
+async def cursor_codec(settings: AppSettings) -> CursorCodec:
     """The cursor key is derived from secrets every server process shares (the database URL and
     the admin token), so a cursor issued by one process reads in another."""
     admin = settings.admin_token.get_secret_value() if settings.admin_token else ""
@@ -64,7 +64,7 @@ def cursor_codec(settings: AppSettings) -> CursorCodec:
 Cursors = Annotated[CursorCodec, Depends(cursor_codec)]
 
 
-def call_filters(
+async def call_filters(
     caller: Caller,
     source: Annotated[
         str | None, Query(description=f"partner, zoho, ccai, telnyx; {_ENUM_HELP}")

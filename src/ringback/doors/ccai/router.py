@@ -34,7 +34,7 @@ for _prefix in PREFIXES:
     register_renderer(_prefix, render_ccai_error)
 
 
-def ccai_calls(db: Db) -> CcaiCalls:
+async def ccai_calls(db: Db) -> CcaiCalls:
     return CcaiCalls(db)
 
 

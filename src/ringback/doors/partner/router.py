@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends
 
-from ringback.doors.partner import mapper
+from ringback.doors.partner import wire
 from ringback.doors.partner.auth import PartnerCaller as Caller
 from ringback.doors.partner.queries import SqlDirectoryStore
 from ringback.doors.partner.schemas import (
@@ -30,7 +30,7 @@ from ringback.http.formats import parse_id
 router = APIRouter(prefix="/api/partner/v1", tags=["partner"])
 
 
-def directory_store(db: Db) -> SqlDirectoryStore:
+async def directory_store(db: Db) -> SqlDirectoryStore:
     return SqlDirectoryStore(db)
 
 
@@ -40,9 +40,9 @@ Directory = Annotated[SqlDirectoryStore, Depends(directory_store)]
 @router.post("/missed-calls", status_code=201, response_model=MissedCallReply)
 async def report_missed_call(body: MissedCallIn, caller: Caller, relay: Relay) -> MissedCallReply:
     """Report a missed call; 201 for every decided outcome (read `data.outcome`)."""
-    event = mapper.to_event(body, dt.datetime.now(dt.UTC))
+    event = wire.to_event(body, dt.datetime.now(dt.UTC))
     decision = await relay.handle(caller.restaurant, event)
-    return MissedCallReply(data=mapper.from_decision(decision))
+    return MissedCallReply(data=wire.from_decision(decision))
 
 
 @router.get("/me", response_model=MeReply)
@@ -63,9 +63,9 @@ async def put_customers(
     items: Annotated[CustomerBatch, Body()], caller: Caller, directory: Directory
 ) -> CustomersReply:
     """Upsert up to 1000 customers by normalized number, all or nothing."""
-    inputs = mapper.to_customers(items, caller.restaurant.country)
+    inputs = wire.to_customers(items, caller.restaurant.country)
     rows = await directory.upsert_customers(caller.restaurant.id, inputs)
-    return CustomersReply(data=[mapper.customer_out(row) for row in rows])
+    return CustomersReply(data=[wire.customer_out(row) for row in rows])
 
 
 @router.put("/reservations", response_model=ReservationsReply)
@@ -73,9 +73,9 @@ async def put_reservations(
     items: Annotated[ReservationBatch, Body()], caller: Caller, directory: Directory
 ) -> ReservationsReply:
     """Upsert up to 1000 reservations by `external_id`, all or nothing."""
-    inputs = mapper.to_reservations(items, caller.restaurant.country)
+    inputs = wire.to_reservations(items, caller.restaurant.country)
     rows = await directory.upsert_reservations(caller.restaurant.id, inputs)
-    return ReservationsReply(data=[mapper.reservation_out(row) for row in rows])
+    return ReservationsReply(data=[wire.reservation_out(row) for row in rows])
 
 
 @router.get("/reservations/{reservation_id}", response_model=ReservationReply)
@@ -90,4 +90,4 @@ async def get_reservation(
     )
     if row is None:
         raise not_found("Reservation not found")
-    return ReservationReply(data=mapper.reservation_out(row))
+    return ReservationReply(data=wire.reservation_out(row))
