@@ -9,6 +9,7 @@ extremes a datetime breaks: asyncpg writes 0001-01-01T00:00:00Z as ``-infinity``
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -49,3 +50,20 @@ def usable_stored(moment: dt.datetime | None) -> dt.datetime | None:
     if moment is None or not in_client_range(moment):
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+# A "+" a client sent unencoded in a query or form arrives as a space (form decoding): read it as
+# the "+" it was. Two places it can stand: before a date-time's UTC offset, and first in a number.
+_OFFSET_LOST_PLUS = re.compile(r"^(.*\d) (\d{2}:?\d{2})$")
+_NUMBER_LOST_PLUS = re.compile(r"^ (?=[1-9])")  # country codes never start with 0
+
+
+def offset_plus_restored(text: str) -> str:
+    """``2026-05-10T20:00:00 02:00`` → ``2026-05-10T20:00:00+02:00``; anything else as it is."""
+    lost = _OFFSET_LOST_PLUS.match(text)
+    return f"{lost.group(1)}+{lost.group(2)}" if lost else text
+
+
+def number_plus_restored(value: str) -> str:
+    """`` 33612345678`` → ``+33612345678``; anything else as it is."""
+    return _NUMBER_LOST_PLUS.sub("+", value)

@@ -5,14 +5,13 @@ them all."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import TypeVar
 
 from ringback.http.errors import validation_error
 from ringback.http.formats import parse_id
-from ringback.http.inputs import OUT_OF_RANGE, in_client_range
+from ringback.http.inputs import OUT_OF_RANGE, in_client_range, offset_plus_restored
 from ringback.messages.states import MessageStatus
 from ringback.ops.model import CallFilters
 from ringback.ops.stats import Bucket
@@ -22,7 +21,6 @@ from ringback.relay.phone import read_number
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 E = TypeVar("E", bound=StrEnum)
-_OFFSET_LOST_PLUS = re.compile(r"^(.*\d) (\d{2}:?\d{2})$")
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 
@@ -60,10 +58,7 @@ def parse_datetime(raw: str | None, name: str, problems: QueryProblems) -> dt.da
     """ISO-8601 with an offset (``Z`` too); a ``+`` decoded as a space is read as ``+``."""
     if raw is None or not raw.strip():
         return None
-    text = raw.strip()
-    lost = _OFFSET_LOST_PLUS.match(text)
-    if lost:
-        text = f"{lost.group(1)}+{lost.group(2)}"
+    text = offset_plus_restored(raw.strip())
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:

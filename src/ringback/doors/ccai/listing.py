@@ -12,6 +12,7 @@ from ringback.doors.ccai.calls import CALL_TYPES, CallStatus
 from ringback.doors.ccai.errors import not_valid
 from ringback.doors.ccai.queries import CallQuery
 from ringback.http.formats import BIGINT_MAX
+from ringback.http.inputs import offset_plus_restored
 
 _SORT_COLUMNS = frozenset({"created_at", "updated_at", "id"})
 _STATUSES = frozenset(s.value for s in CallStatus)
@@ -31,8 +32,7 @@ def _moment_param(params: Mapping[str, str], name: str) -> dt.datetime | None:
     raw = params.get(name)
     if raw is None or raw == "":
         return None
-    # an unencoded "+" of an offset arrives as a space
-    moment = parse_moment(raw.replace(" ", "+"), name)
+    moment = parse_moment(offset_plus_restored(raw), name)
     if moment is None:
         raise not_valid(name)
     return moment

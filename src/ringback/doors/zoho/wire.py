@@ -14,11 +14,10 @@ from ringback.doors.zoho.schemas import (
     disposition_of,
 )
 from ringback.http.errors import ApiError
-from ringback.http.inputs import OUT_OF_RANGE, in_client_range
+from ringback.http.inputs import OUT_OF_RANGE, in_client_range, number_plus_restored
 from ringback.relay.model import CallEvent, Disposition, Source, TimeRank
 
 _STATE = re.compile(r"^[a-z_]{1,32}$")
-_UNENCODED_PLUS = re.compile(r"^ (?=[1-9])")  # country codes never start with 0
 FORM_ENCODED = "application/x-www-form-urlencoded"
 MAX_FIELDS = 64  # Zoho sends about ten; a flood is refused before it is parsed
 MAX_ID_LENGTH = 128  # as the partner API's external_call_id (SPEC §4)
@@ -64,11 +63,6 @@ def parse_form(body: bytes, query: str) -> dict[str, str]:
     return fields
 
 
-def phone_param(value: str) -> str:
-    """A ``+`` sent unencoded arrives as a space: read it as the ``+`` it was."""
-    return _UNENCODED_PLUS.sub("+", value)
-
-
 def parse_start_time(value: str) -> dt.datetime:
     try:
         naive = dt.datetime.strptime(value.strip(), START_TIME_FORMAT)  # noqa: DTZ007 - GMT by spec
@@ -107,7 +101,7 @@ def to_event(fields: dict[str, str], received_at: dt.datetime) -> CallEvent:
         external_id=present["id"],
         direction=CALL_TYPES[call_type],
         disposition=disposition,
-        raw_number=phone_param(fields[number_param].rstrip()),
+        raw_number=number_plus_restored(fields[number_param].rstrip()),
         occurred_at=occurred_at,
         forced_outcome=FORCED.get(state) if call_type == "dialed" else None,
         details=details,
