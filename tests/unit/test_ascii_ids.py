@@ -14,8 +14,8 @@ from starlette.types import Message
 
 from ringback.cli import build_parser
 from ringback.doors.telnyx.auth import check_signature
-from ringback.doors.whatsapp.mapper import to_changes
 from ringback.doors.whatsapp.schemas import WebhookIn
+from ringback.doors.whatsapp.wire import to_changes
 from ringback.http.errors import ApiError
 from ringback.http.formats import BIGINT_MAX, BodyInt, parse_id
 from ringback.http.middleware import EdgeMiddleware

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ringback.doors.whatsapp.mapper import _time
+from ringback.doors.whatsapp.wire import _time
 from ringback.http.formats import as_utc, iso_z
 from ringback.http.inputs import EARLIEST, END, in_client_range, usable_stored
 from ringback.messages.dispatcher import Dispatcher

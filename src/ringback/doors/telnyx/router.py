@@ -8,7 +8,7 @@ import datetime as dt
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
-from ringback.doors.telnyx import mapper
+from ringback.doors.telnyx import wire
 from ringback.doors.telnyx.auth import check_signature
 from ringback.doors.telnyx.schemas import WebhookIn
 from ringback.errors import IdempotencyConflict
@@ -46,11 +46,11 @@ async def receive(
         raise ApiError(
             400, "MALFORMED_REQUEST", "Not a Telnyx webhook payload", details=details or None
         ) from error
-    key = mapper.session_id(body)
+    key = wire.session_id(body)
     if key is None:
         return {"status": "ignored"}
     known = await calls.find(restaurant.id, Source.TELNYX, key)
-    event = mapper.to_event(body, known, restaurant.country, now)
+    event = wire.to_event(body, known, restaurant.country, now)
     if event is None:
         return {"status": "ignored"}
     # A report racing another with a different number for the same session: ignored, like any

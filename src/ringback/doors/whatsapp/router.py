@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import ValidationError
 
-from ringback.doors.whatsapp import mapper
+from ringback.doors.whatsapp import wire
 from ringback.doors.whatsapp.auth import check_handshake, check_signature
 from ringback.doors.whatsapp.schemas import WebhookIn
 from ringback.http.deps import AppSettings, Receipts
@@ -45,7 +45,7 @@ async def receive(request: Request, settings: AppSettings, receipts: Receipts) -
         body = WebhookIn.model_validate_json(raw)
     except ValidationError as error:
         raise ApiError(400, "MALFORMED_REQUEST", "Not a WhatsApp webhook payload") from error
-    summary = await receipts.handle(mapper.to_changes(body, dt.datetime.now(dt.UTC)))
+    summary = await receipts.handle(wire.to_changes(body, dt.datetime.now(dt.UTC)))
     log.info(
         "whatsapp webhook: %d moved, %d kept, %d opt-outs, %d opt-ins, %d changes ignored",
         len(summary.moved),

@@ -10,7 +10,7 @@ import datetime as dt
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from ringback.doors.zoho import mapper
+from ringback.doors.zoho import wire
 from ringback.doors.zoho.auth import ZohoCaller
 from ringback.doors.zoho.schemas import (
     MANDATORY,
@@ -55,14 +55,14 @@ _FORM_EXAMPLE = (
 async def callnotify(request: Request, caller: ZohoCaller, relay: Relay) -> ZohoSuccess:
     """A call notification; success for every decided outcome, duplicates and skips included."""
     body = await request.body()
-    mapper.check_encoding(request.headers.get("content-type"), body)
-    fields = mapper.parse_form(body, request.url.query)
-    event = mapper.to_event(fields, dt.datetime.now(dt.UTC))
+    wire.check_encoding(request.headers.get("content-type"), body)
+    fields = wire.parse_form(body, request.url.query)
+    event = wire.to_event(fields, dt.datetime.now(dt.UTC))
     try:
         await relay.handle(caller.restaurant, event)
     except IdempotencyConflict as exc:
-        param = mapper.customer_param(fields)
-        raise mapper.invalid_value(
+        param = wire.customer_param(fields)
+        raise wire.invalid_value(
             param, f"call id {event.external_id!r} has another number"
         ) from exc
     return ZohoSuccess()
