@@ -34,7 +34,7 @@ from ringback.db.embedded import embedded_database_url
 from ringback.db.migrate import head_revision, upgrade_to_head
 from ringback.db.tables import ApiTokenRow
 from ringback.doors.partner.queries import CustomerInput, ReservationInput
-from ringback.http.formats import parse_id
+from ringback.http.inputs import parse_id
 from ringback.http.logs import configure_logging
 from ringback.http.metrics import PrometheusMetrics
 from ringback.settings import Settings, to_asyncpg_url

@@ -17,7 +17,7 @@ from ringback.doors.telnyx.auth import check_signature
 from ringback.doors.whatsapp.schemas import WebhookIn
 from ringback.doors.whatsapp.wire import to_changes
 from ringback.http.errors import ApiError
-from ringback.http.formats import BIGINT_MAX, BodyInt, parse_id
+from ringback.http.inputs import BIGINT_MAX, BodyInt, parse_id
 from ringback.http.middleware import EdgeMiddleware
 from ringback.tenancy.model import Restaurant
 

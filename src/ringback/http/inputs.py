@@ -1,6 +1,7 @@
-"""Rules every door applies to what a client sends (SPEC §3).
+"""Rules every door applies to what a client sends (SPEC §2, §3), one copy each: the
+client-timestamp range, ids and integers in ASCII digits, and the "+" that arrived as a space.
 
-One copy of the client-timestamp range: every door checks its date-times with it and answers its
+The client-timestamp range: every door checks its date-times with it and answers its
 own validation error, so no date-time outside the range reaches the service or the database. At the
 extremes a datetime breaks: asyncpg writes 0001-01-01T00:00:00Z as ``-infinity``, and converting
 0001-01-01T00:30:00+01:00 to UTC, or adding the relay's windows to 9999-12-31, overflows.
@@ -12,7 +13,7 @@ import datetime as dt
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 END = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)  # excluded
@@ -67,3 +68,37 @@ def offset_plus_restored(text: str) -> str:
 def number_plus_restored(value: str) -> str:
     """`` 33612345678`` → ``+33612345678``; anything else as it is."""
     return _NUMBER_LOST_PLUS.sub("+", value)
+
+
+# PostgreSQL's bigint: every id we store fits, so a larger number names nothing.
+BIGINT_MAX = 2**63 - 1
+
+
+def parse_id(raw: str) -> int | None:
+    """An id or count as a client writes it: ASCII decimal digits only (SPEC §2), at most bigint.
+
+    Anything else is None, for the caller to answer not found or invalid. ``str.isdigit()`` and
+    ``int()`` alone also take superscripts (then ``int`` fails: a 500) and other scripts' digits
+    (Arabic-Indic one reads as 1), and ``int()`` takes signs, spaces and underscores. The length
+    is checked first: ``int()`` refuses more than 4300 digits with a ValueError.
+    """
+    if not 0 < len(raw) <= len(str(BIGINT_MAX)) or not (raw.isascii() and raw.isdigit()):
+        return None
+    value = int(raw)
+    return value if value <= BIGINT_MAX else None
+
+
+def _ascii_integer(value: object) -> object:
+    """A JSON string given for an integer field counts only when it is ASCII digits: pydantic's lax
+    mode would also read ``"+5"``, ``" 5"``, ``"1_000"`` and ``"5.0"``. JSON numbers pass as they
+    are, to pydantic's own checks."""
+    if isinstance(value, str):
+        number = parse_id(value)
+        if number is None:
+            raise ValueError("must be an integer (as a string: ASCII digits only)")
+        return number
+    return value
+
+
+# An integer field of a request body (ids, counts, sizes).
+BodyInt = Annotated[int, BeforeValidator(_ascii_integer)]

@@ -25,7 +25,7 @@ from fastapi import Request
 
 from ringback.http import deps
 from ringback.http.errors import ApiError, forbidden, not_found, unauthorized, validation_error
-from ringback.http.formats import parse_id
+from ringback.http.inputs import parse_id
 from ringback.ops.sessions import DashboardSessions
 from ringback.settings import Settings
 from ringback.tenancy.auth import credential, enforce_rate_limit, is_admin_token

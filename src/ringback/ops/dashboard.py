@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ringback.http.deps import Tenancy
 from ringback.http.errors import not_found
-from ringback.http.formats import parse_id
+from ringback.http.inputs import parse_id
 from ringback.messages.states import MessageStatus
 from ringback.ops.auth import (
     SESSION_COOKIE,

@@ -10,8 +10,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from ringback.http.errors import validation_error
-from ringback.http.formats import parse_id
-from ringback.http.inputs import OUT_OF_RANGE, in_client_range, offset_plus_restored
+from ringback.http.inputs import OUT_OF_RANGE, in_client_range, offset_plus_restored, parse_id
 from ringback.messages.states import MessageStatus
 from ringback.ops.model import CallFilters
 from ringback.ops.stats import Bucket

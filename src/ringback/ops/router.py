@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from ringback.http.deps import AppSettings, Clock, Db, ServiceMetrics
 from ringback.http.errors import not_found, validation_error
-from ringback.http.formats import parse_id
+from ringback.http.inputs import parse_id
 from ringback.ops.auth import OpsCaller, ops_caller
 from ringback.ops.csv_export import csv_body
 from ringback.ops.cursor import CursorCodec

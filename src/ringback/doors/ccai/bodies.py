@@ -18,8 +18,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from ringback.doors.ccai.calls import ENDING_STATUSES, CallStatus
 from ringback.doors.ccai.errors import bad_request, not_valid
-from ringback.http.formats import parse_id
-from ringback.http.inputs import in_client_range
+from ringback.http.inputs import in_client_range, parse_id
 
 _TOKEN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _STATUSES = frozenset(s.value for s in CallStatus)

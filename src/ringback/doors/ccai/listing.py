@@ -11,8 +11,7 @@ from ringback.doors.ccai.bodies import parse_moment, read_integer
 from ringback.doors.ccai.calls import CALL_TYPES, CallStatus
 from ringback.doors.ccai.errors import not_valid
 from ringback.doors.ccai.queries import CallQuery
-from ringback.http.formats import BIGINT_MAX
-from ringback.http.inputs import offset_plus_restored
+from ringback.http.inputs import BIGINT_MAX, offset_plus_restored
 
 _SORT_COLUMNS = frozenset({"created_at", "updated_at", "id"})
 _STATUSES = frozenset(s.value for s in CallStatus)

@@ -27,7 +27,7 @@ from ringback.doors.ccai.schemas import (
 )
 from ringback.http.deps import Clock, Db, Relay
 from ringback.http.errors import not_found, register_renderer
-from ringback.http.formats import BIGINT_MAX, parse_id
+from ringback.http.inputs import BIGINT_MAX, parse_id
 from ringback.tenancy.model import Restaurant
 
 for _prefix in PREFIXES:

@@ -25,7 +25,7 @@ from ringback.doors.partner.schemas import (
 )
 from ringback.http.deps import Db, Relay
 from ringback.http.errors import not_found
-from ringback.http.formats import parse_id
+from ringback.http.inputs import parse_id
 
 router = APIRouter(prefix="/api/partner/v1", tags=["partner"])
 

@@ -7,8 +7,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from ringback.http.formats import BodyInt
-from ringback.http.inputs import InRange
+from ringback.http.inputs import BodyInt, InRange
 from ringback.relay.model import Outcome, TemplateType
 
 

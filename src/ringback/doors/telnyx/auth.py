@@ -11,7 +11,7 @@ from nacl.exceptions import CryptoError
 from nacl.signing import VerifyKey
 
 from ringback.http.errors import ApiError
-from ringback.http.formats import parse_id
+from ringback.http.inputs import parse_id
 from ringback.tenancy.model import Restaurant
 
 TOLERANCE_SECONDS = 300

@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ringback.doors.whatsapp.schemas import InboundMessage, Status, WebhookIn
-from ringback.http.formats import parse_id
-from ringback.http.inputs import in_client_range
+from ringback.http.inputs import in_client_range, parse_id
 from ringback.messages.states import (
     REPORTABLE,
     InboundText,
