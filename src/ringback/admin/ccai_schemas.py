@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from ringback.http.formats import BodyInt
+from ringback.http.inputs import BodyInt
 from ringback.tenancy.ccai_settings import ISO_639_1, number_key, ticket_pairs
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

@@ -21,7 +21,7 @@ from ringback.admin.schemas import (
 from ringback.errors import Conflict
 from ringback.http.deps import Tenancy
 from ringback.http.errors import not_found
-from ringback.http.formats import parse_id
+from ringback.http.inputs import parse_id
 from ringback.tenancy.model import mint_token
 from ringback.tenancy.repository import TenancyRepository
 

@@ -16,7 +16,8 @@ from pydantic import (
 )
 
 from ringback.admin.ccai_schemas import CcaiIn, ccai_out, ccai_values
-from ringback.http.formats import BodyInt, iso_z
+from ringback.http.formats import iso_z
+from ringback.http.inputs import BodyInt
 from ringback.relay.model import TemplateType
 from ringback.tenancy.model import TokenKind, is_country, is_timezone
 
