@@ -144,3 +144,12 @@ def random_mobile(country_prefix: str = "+336") -> str:
         candidate = f"{country_prefix}{random.randint(10_000_000, 99_999_999)}"
         if read_number(candidate, "FR").verdict is NumberVerdict.REACHABLE:
             return candidate
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that reaches the database is an ``sql`` test, whether or not its file says so:
+    CI runs ``-m "sql or e2e"`` again on the second PostgreSQL, and a test that forgot its mark
+    would silently run on one server only."""
+    for item in items:
+        if "database_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.sql)
