@@ -42,7 +42,8 @@ from ringback.bootstrap import build_container
 from ringback.db.embedded import embedded_database_url
 from ringback.db.migrate import upgrade_to_head
 from ringback.settings import Settings
-from ringback.tenancy.model import TokenKind, mint_token
+from ringback.tenancy.model import StoredWhatsApp, Template, TokenKind, mint_token
+from ringback.tenancy.stored import StoredSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = ROOT / "bench" / "missed_calls.lua"
@@ -107,25 +108,25 @@ async def seed_restaurant(database_url: str) -> str:
     settings = Settings(_env_file=None, database_url=database_url)
     container = await build_container(settings, start_worker=False)
     try:
-        row = await container.tenancy.create_restaurant(
-            {
-                "name": "Bench Brasserie",
-                "slug": f"bench-{uuid.uuid4().hex[:8]}",
-                "country": "FR",
-                "timezone": "Europe/Paris",
-                "whatsapp": {
-                    "phone_number_id": "1234567890",
-                    "access_token": "bench-access-token",
-                    "templates": {
-                        "MISSED_CALL": {"name": "missed_call", "language": "fr"},
-                        "MISSED_CALL_WITH_RESERVATION": {"name": "missed_resa", "language": "fr"},
-                        "CALLBACK_UNANSWERED": {"name": "callback", "language": "fr"},
+        stored = await container.tenancy.create_restaurant(
+            StoredSettings(
+                name="Bench Brasserie",
+                country="FR",
+                timezone="Europe/Paris",
+                whatsapp=StoredWhatsApp(
+                    phone_number_id="1234567890",
+                    access_token="bench-access-token",
+                    templates={
+                        "MISSED_CALL": Template("missed_call", "fr"),
+                        "MISSED_CALL_WITH_RESERVATION": Template("missed_resa", "fr"),
+                        "CALLBACK_UNANSWERED": Template("callback", "fr"),
                     },
-                },
-            }
+                ),
+            ),
+            slug=f"bench-{uuid.uuid4().hex[:8]}",
         )
         token = mint_token(TokenKind.PARTNER)
-        await container.tenancy.create_token(row["id"], TokenKind.PARTNER, token, "bench")
+        await container.tenancy.create_token(stored.id, TokenKind.PARTNER, token, "bench")
         return token
     finally:
         await container.aclose()

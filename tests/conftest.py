@@ -25,7 +25,8 @@ import pytest
 from ringback.bootstrap import Container, build_container
 from ringback.db.embedded import embedded_database_url
 from ringback.settings import Settings
-from ringback.tenancy.model import Restaurant, TokenKind, mint_token, restaurant_from_settings
+from ringback.tenancy.model import Restaurant, TokenKind, mint_token
+from ringback.tenancy.stored import settings_from_columns
 from tests.databases import fresh_database
 from tests.waits import SLOW_MACHINE_SECONDS
 
@@ -125,11 +126,13 @@ def make_restaurant(settings: Settings, container: Container) -> MakeRestaurant:
             "whatsapp": DEFAULT_WHATSAPP,
         }
         values.update(overrides)
-        row = await store.create_restaurant(values)
-        tenant = Tenant(restaurant_from_settings(row))
+        stored = await store.create_restaurant(settings_from_columns(values), slug=values["slug"])
+        restaurant = await store.restaurant(stored.id)
+        assert restaurant is not None
+        tenant = Tenant(restaurant)
         for kind in TokenKind:
             token = mint_token(kind)
-            await store.create_token(row["id"], kind, token, "test")
+            await store.create_token(stored.id, kind, token, "test")
             tenant.tokens[kind] = token
         return tenant
 

@@ -39,6 +39,7 @@ from ringback.http.logs import configure_logging
 from ringback.http.metrics import PrometheusMetrics
 from ringback.settings import Settings, to_asyncpg_url
 from ringback.tenancy.model import TokenKind, mint_token
+from ringback.tenancy.stored import settings_from_columns
 
 log = logging.getLogger("ringback.cli")
 T = TypeVar("T")
@@ -247,16 +248,16 @@ async def create_restaurant(container: Container, args: argparse.Namespace) -> i
             print(f"ringback: --{field}: {problem['msg']}", file=sys.stderr)
         return 2
     try:
-        row = await container.tenancy.create_restaurant(body.to_values())
+        stored = await container.tenancy.create_restaurant(body.to_settings(), slug=body.slug)
     except IntegrityError:
         print(f"ringback: the slug {args.slug!r} is already taken", file=sys.stderr)
         return 1
-    print(RestaurantOut.from_row(row).model_dump_json())
+    print(RestaurantOut.from_stored(stored).model_dump_json())
     return 0
 
 
 async def create_token(container: Container, args: argparse.Namespace) -> int:
-    if await container.tenancy.get_restaurant(args.restaurant) is None:
+    if await container.tenancy.stored_restaurant(args.restaurant) is None:
         print(f"ringback: no restaurant {args.restaurant}", file=sys.stderr)
         return 1
     kind = TokenKind(args.kind)
@@ -316,9 +317,16 @@ async def demo(container: Container, args: argparse.Namespace) -> int:
     """Upsert the demo restaurant, its customers and reservation; replace its demo tokens."""
     store = container.tenancy
     existing = await store.restaurant_by_slug(DEMO_SLUG)
-    updated = await store.update_restaurant(existing.id, demo_settings()) if existing else None
-    row = updated or await store.create_restaurant({**demo_settings(), "slug": DEMO_SLUG})
-    restaurant_id: int = row["id"]
+    given = demo_settings()
+    settings = settings_from_columns(given)
+    # a rerun rewrites the demo's own settings only: an admin's cooldown or quiet hours stay
+    updated = (
+        await store.update_restaurant(existing.id, settings, columns=given.keys())
+        if existing
+        else None
+    )
+    stored = updated or await store.create_restaurant(settings, slug=DEMO_SLUG)
+    restaurant_id = stored.id
     await container.directory.upsert_customers(restaurant_id, DEMO_CUSTOMERS)
     tomorrow = dt.datetime.now(ZoneInfo("Europe/Paris")).date() + dt.timedelta(days=1)
     start_at = dt.datetime.combine(tomorrow, dt.time(20, 0), ZoneInfo("Europe/Paris"))
@@ -342,11 +350,11 @@ async def demo(container: Container, args: argparse.Namespace) -> int:
         token_id = await store.create_token(restaurant_id, kind, token, DEMO_TOKEN_NAME)
         tokens[kind.value] = {"id": str(token_id), "token": token}
     curl = demo_curl(args.base_url, tokens["partner"]["token"])
-    restaurant = RestaurantOut.from_row(row).model_dump(mode="json")
+    restaurant = RestaurantOut.from_stored(stored).model_dump(mode="json")
     if args.json:
         print(json.dumps({"restaurant": restaurant, "tokens": tokens, "curl": curl}))
         return 0
-    print(f'Demo restaurant "{row["name"]}" is ready: id {row["id"]}, slug {row["slug"]}.')
+    print(f'Demo restaurant "{stored.settings.name}" is ready: id {stored.id}, slug {stored.slug}.')
     print("Tokens (running `ringback demo` again revokes these and mints new ones):")
     for kind_name, minted in tokens.items():
         print(f"  {kind_name:<8} {minted['token']}")

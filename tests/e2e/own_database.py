@@ -19,6 +19,7 @@ from ringback.db.tx import Database
 from ringback.settings import to_asyncpg_url
 from ringback.tenancy.model import TokenKind, mint_token
 from ringback.tenancy.repository import TenancyRepository
+from ringback.tenancy.stored import settings_from_columns
 from tests.conftest import DEFAULT_WHATSAPP
 from tests.databases import fresh_database
 
@@ -48,8 +49,8 @@ async def create_tenant(
         "whatsapp": DEFAULT_WHATSAPP,
         **overrides,
     }
-    row = await store.create_restaurant(values)
+    stored = await store.create_restaurant(settings_from_columns(values), slug=values["slug"])
     tokens = {kind: mint_token(kind) for kind in kinds}
     for kind, token in tokens.items():
-        await store.create_token(row["id"], kind, token, "test")
-    return int(row["id"]), tokens
+        await store.create_token(stored.id, kind, token, "test")
+    return stored.id, tokens

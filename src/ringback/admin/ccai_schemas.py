@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -133,7 +134,7 @@ class CcaiIn(BaseModel):
         return value
 
 
-def ccai_values(given: CcaiIn, stored: dict[str, Any] | None) -> dict[str, Any]:
+def ccai_values(given: CcaiIn, stored: Mapping[str, Any] | None) -> dict[str, Any]:
     """The ``ccai`` column to write: the stored settings with the keys given replaced."""
     defaults = CcaiIn().model_dump(mode="json")
     return {
@@ -143,7 +144,7 @@ def ccai_values(given: CcaiIn, stored: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def ccai_out(stored: dict[str, Any] | None) -> dict[str, Any]:
+def ccai_out(stored: Mapping[str, Any] | None) -> dict[str, Any]:
     shown = {**CcaiIn().model_dump(mode="json"), **(stored or {})}
     shown["tickets"] = [
         {"ticket_id": ticket, "phone_number": number}

@@ -1,4 +1,4 @@
-"""Routes of ``/api/admin/v1``: thin — wire model to store values, one store call, row to wire."""
+"""Routes of ``/api/admin/v1``: thin — wire model to stored settings, one store call, back."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from ringback.http.errors import not_found
 from ringback.http.inputs import parse_id
 from ringback.tenancy.model import mint_token
 from ringback.tenancy.repository import TenancyRepository
+from ringback.tenancy.stored import StoredRestaurant
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorEnvelope, "description": "Missing or wrong admin token"},
@@ -45,12 +46,12 @@ router = APIRouter(
 )
 
 
-async def _restaurant_row(store: TenancyRepository, raw_id: str) -> dict[str, Any]:
+async def _stored_restaurant(store: TenancyRepository, raw_id: str) -> StoredRestaurant:
     restaurant_id = parse_id(raw_id)
-    row = await store.get_restaurant(restaurant_id) if restaurant_id is not None else None
-    if row is None:
+    stored = await store.stored_restaurant(restaurant_id) if restaurant_id is not None else None
+    if stored is None:
         raise not_found(f"No restaurant {raw_id}")
-    return row
+    return stored
 
 
 def _slug_taken(slug: Any) -> Conflict:
@@ -83,17 +84,17 @@ async def create_restaurant(
 ) -> Envelope[RestaurantOut]:
     """Create a restaurant. Without `slug`, one is derived from the name and made unique."""
     try:
-        row = await store.create_restaurant(body.to_values())
+        stored = await store.create_restaurant(body.to_settings(), slug=body.slug)
     except IntegrityError as error:
         raise _slug_taken(body.slug) from error
-    return Envelope(data=RestaurantOut.from_row(row))
+    return Envelope(data=RestaurantOut.from_stored(stored))
 
 
 @router.get("/restaurants", response_model=Envelope[list[RestaurantOut]])
 async def list_restaurants(store: Tenancy) -> Envelope[list[RestaurantOut]]:
     """Every restaurant, oldest first."""
-    rows = await store.list_restaurants()
-    return Envelope(data=[RestaurantOut.from_row(row) for row in rows])
+    restaurants = await store.stored_restaurants()
+    return Envelope(data=[RestaurantOut.from_stored(stored) for stored in restaurants])
 
 
 @router.get(
@@ -103,8 +104,8 @@ async def list_restaurants(store: Tenancy) -> Envelope[list[RestaurantOut]]:
 )
 async def get_restaurant(restaurant_id: str, store: Tenancy) -> Envelope[RestaurantOut]:
     """One restaurant; secrets show only as `access_token_set`."""
-    row = await _restaurant_row(store, restaurant_id)
-    return Envelope(data=RestaurantOut.from_row(row))
+    stored = await _stored_restaurant(store, restaurant_id)
+    return Envelope(data=RestaurantOut.from_stored(stored))
 
 
 @router.patch(
@@ -151,15 +152,21 @@ async def update_restaurant(
 ) -> Envelope[RestaurantOut]:
     """Replace the top-level keys given; inside `whatsapp` an omitted `access_token` is kept;
     inside `ccai` the keys left out are kept."""
-    stored = await _restaurant_row(store, restaurant_id)
-    values = body.to_values(stored)
+    stored = await _stored_restaurant(store, restaurant_id)
+    if not body.model_fields_set:
+        return Envelope(data=RestaurantOut.from_stored(stored))
     try:
-        row = await store.update_restaurant(stored["id"], values) if values else stored
+        updated = await store.update_restaurant(
+            stored.id,
+            body.merged_into(stored.settings),
+            columns=body.given_settings(),
+            slug=body.slug,
+        )
     except IntegrityError as error:
         raise _slug_taken(body.slug) from error
-    if row is None:
+    if updated is None:
         raise not_found(f"No restaurant {restaurant_id}")
-    return Envelope(data=RestaurantOut.from_row(row))
+    return Envelope(data=RestaurantOut.from_stored(updated))
 
 
 @router.post(
@@ -191,9 +198,9 @@ async def create_token(
     store: Tenancy,
 ) -> Envelope[TokenOut]:
     """Mint a token of one kind for the restaurant. The secret is in this reply only."""
-    row = await _restaurant_row(store, restaurant_id)
+    stored = await _stored_restaurant(store, restaurant_id)
     token = mint_token(body.kind)
-    token_id = await store.create_token(row["id"], body.kind, token, body.name)
+    token_id = await store.create_token(stored.id, body.kind, token, body.name)
     return Envelope(data=TokenOut(id=str(token_id), kind=body.kind, token=token))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
@@ -19,7 +20,17 @@ from ringback.admin.ccai_schemas import CcaiIn, ccai_out, ccai_values
 from ringback.http.formats import iso_z
 from ringback.http.inputs import BodyInt
 from ringback.relay.model import TemplateType
-from ringback.tenancy.model import TokenKind, is_country, is_timezone
+from ringback.tenancy.model import (
+    QuietHours,
+    StoredWhatsApp,
+    Template,
+    TokenKind,
+    is_country,
+    is_timezone,
+    parse_clock,
+    quiet_hours_json,
+)
+from ringback.tenancy.stored import PLAIN_SETTINGS, StoredRestaurant, StoredSettings
 
 T = TypeVar("T")
 
@@ -149,13 +160,13 @@ class RestaurantCreate(RestaurantSettings):
     whatsapp: WhatsAppIn = Field(default_factory=WhatsAppIn)
     ccai: CcaiIn = Field(default_factory=CcaiIn)
 
-    def to_values(self) -> dict[str, Any]:
-        values = self.model_dump(exclude={"whatsapp"}, mode="json")
-        values["whatsapp"] = whatsapp_values(self.whatsapp, stored=None)
-        values["ccai"] = ccai_values(self.ccai, stored=None)
-        if values["slug"] is None:
-            del values["slug"]
-        return values
+    def to_settings(self) -> StoredSettings:
+        return StoredSettings(
+            **{name: getattr(self, name) for name in PLAIN_SETTINGS},
+            quiet_hours=quiet_hours(self.quiet_hours),
+            whatsapp=stored_whatsapp(self.whatsapp, stored=None),
+            ccai=ccai_values(self.ccai, stored=None),
+        )
 
 
 class RestaurantUpdate(RestaurantSettings):
@@ -178,21 +189,37 @@ class RestaurantUpdate(RestaurantSettings):
             raise ValueError("may be left out but not null")
         return value
 
-    def to_values(self, stored: dict[str, Any]) -> dict[str, Any]:
-        """The columns to write, given the stored restaurant."""
-        given = self.model_dump(exclude_unset=True, exclude={"whatsapp", "ccai"}, mode="json")
+    def merged_into(self, stored: StoredSettings) -> StoredSettings:
+        """The stored settings with the top-level keys given replaced (``whatsapp`` keeps its
+        stored access token unless one is given; ``ccai`` keeps the keys left out of it)."""
+        given = self.model_fields_set
+        changes: dict[str, Any] = {name: getattr(self, name) for name in given & PLAIN_SETTINGS}
+        if "quiet_hours" in given:
+            changes["quiet_hours"] = quiet_hours(self.quiet_hours)
         if self.whatsapp is not None:
-            given["whatsapp"] = whatsapp_values(self.whatsapp, stored=stored.get("whatsapp"))
+            changes["whatsapp"] = stored_whatsapp(self.whatsapp, stored=stored.whatsapp)
         if self.ccai is not None:
-            given["ccai"] = ccai_values(self.ccai, stored=stored.get("ccai"))
-        return given
+            changes["ccai"] = ccai_values(self.ccai, stored=stored.ccai)
+        return replace(stored, **changes)
+
+    def given_settings(self) -> frozenset[str]:
+        """The settings (columns) this PATCH writes; the slug is written when given."""
+        return frozenset(self.model_fields_set - {"slug"})
 
 
-def whatsapp_values(given: WhatsAppIn, stored: dict[str, Any] | None) -> dict[str, Any]:
-    values = given.model_dump(mode="json")
-    if "access_token" not in given.model_fields_set and stored:
-        values["access_token"] = stored.get("access_token")
-    return values
+def quiet_hours(given: QuietHoursIn | None) -> QuietHours | None:
+    return QuietHours(parse_clock(given.start), parse_clock(given.end)) if given else None
+
+
+def stored_whatsapp(given: WhatsAppIn, stored: StoredWhatsApp | None) -> StoredWhatsApp:
+    """The WhatsApp settings given; an access token left out is the stored one."""
+    kept = stored is not None and "access_token" not in given.model_fields_set
+    return StoredWhatsApp(
+        phone_number_id=given.phone_number_id,
+        access_token=stored.access_token if kept and stored else given.access_token,
+        templates={kind.value: Template(t.name, t.language) for kind, t in given.templates.items()},
+        fallback_first_name=given.fallback_first_name,
+    )
 
 
 class TemplateOut(BaseModel):
@@ -230,35 +257,35 @@ class RestaurantOut(BaseModel):
     updated_at: str
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> RestaurantOut:
+    def from_stored(cls, stored: StoredRestaurant) -> RestaurantOut:
         """Render a stored restaurant; secrets are replaced by whether they are set."""
-        wa = row.get("whatsapp") or {}
-        quiet = row.get("quiet_hours")
+        settings = stored.settings
+        wa = settings.whatsapp
+        quiet = quiet_hours_json(settings.quiet_hours)
         return cls(
-            id=str(row["id"]),
-            slug=row["slug"],
-            name=row["name"],
-            country=row["country"],
-            timezone=row["timezone"],
-            missed_calls_enabled=row["missed_calls_enabled"],
-            cooldown_hours=row["cooldown_hours"],
-            max_call_age_hours=row["max_call_age_hours"],
-            send_delay_seconds=row["send_delay_seconds"],
+            id=str(stored.id),
+            slug=stored.slug,
+            name=settings.name,
+            country=settings.country,
+            timezone=settings.timezone,
+            missed_calls_enabled=settings.missed_calls_enabled,
+            cooldown_hours=settings.cooldown_hours,
+            max_call_age_hours=settings.max_call_age_hours,
+            send_delay_seconds=settings.send_delay_seconds,
             quiet_hours=QuietHoursOut(**quiet) if quiet else None,
-            telnyx_public_key=row.get("telnyx_public_key"),
+            telnyx_public_key=settings.telnyx_public_key,
             whatsapp=WhatsAppOut(
-                phone_number_id=wa.get("phone_number_id"),
-                access_token_set=bool(wa.get("access_token")),
+                phone_number_id=wa.phone_number_id,
+                access_token_set=bool(wa.access_token),
                 templates={
-                    key: TemplateOut(name=value["name"], language=value["language"])
-                    for key, value in (wa.get("templates") or {}).items()
-                    if value
+                    key: TemplateOut(name=t.name, language=t.language)
+                    for key, t in wa.templates.items()
                 },
-                fallback_first_name=wa.get("fallback_first_name"),
+                fallback_first_name=wa.fallback_first_name,
             ),
-            ccai=ccai_out(row.get("ccai")),
-            created_at=iso_z(row["created_at"]) or "",
-            updated_at=iso_z(row["updated_at"]) or "",
+            ccai=ccai_out(settings.ccai),
+            created_at=iso_z(stored.created_at) or "",
+            updated_at=iso_z(stored.updated_at) or "",
         )
 
 

@@ -62,6 +62,7 @@ from ringback.messages.states import (
     settle,
 )
 from ringback.messages.timeline import log_moves
+from ringback.tenancy.model import WHATSAPP_ACCESS_TOKEN, WHATSAPP_PHONE_NUMBER_ID
 
 LEASE_EXPIRED = "lease expired: the previous holder stopped before recording a result"
 SUPPRESSED = "suppressed"
@@ -161,8 +162,9 @@ def claim_due_statement() -> Select[Any]:
             message.c.template_name,
             message.c.template_language,
             message.c.parameters,
-            restaurant.c.whatsapp["phone_number_id"].astext.label("phone_number_id"),
-            restaurant.c.whatsapp["access_token"].astext.label("access_token"),
+            # the sender's credentials with the claim, in the same statement
+            restaurant.c.whatsapp[WHATSAPP_PHONE_NUMBER_ID].astext.label("phone_number_id"),
+            restaurant.c.whatsapp[WHATSAPP_ACCESS_TOKEN].astext.label("access_token"),
         )
         .cte("moved")
     )

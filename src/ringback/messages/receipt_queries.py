@@ -21,10 +21,13 @@ from ringback.db.driver import DriverStatement
 from ringback.db.locks import xact_lock
 from ringback.db.tables import customer, message, pending_receipt, restaurant
 from ringback.messages.states import BusinessNumber, KnownMessage, MessageStatus, Receipt
+from ringback.tenancy.model import WHATSAPP_PHONE_NUMBER_ID
 
 _LOCK = select(xact_lock(bindparam("key", type_=Text)))
 # Written as in the index of migration 0003, so the planner uses it.
-_phone_number_id: ColumnClause[str] = literal_column("restaurant.whatsapp ->> 'phone_number_id'")
+_phone_number_id: ColumnClause[str] = literal_column(
+    f"restaurant.whatsapp ->> '{WHATSAPP_PHONE_NUMBER_ID}'"
+)
 _KEPT = DriverStatement(
     select(literal(1))
     .where(

@@ -46,6 +46,63 @@ class WhatsAppConfig:
         return bool(self.phone_number_id) and bool(self.access_token)
 
 
+# Keys of the ``whatsapp`` JSONB. Read here, and in SQL by the messages slice: its claim returns
+# the business number and token with the message in one statement, and a status webhook finds its
+# restaurants by the business number through an index on that expression (migration 0003).
+WHATSAPP_PHONE_NUMBER_ID = "phone_number_id"
+WHATSAPP_ACCESS_TOKEN = "access_token"  # noqa: S105 -- a key's name, not a secret
+WHATSAPP_TEMPLATES = "templates"
+WHATSAPP_FALLBACK_FIRST_NAME = "fallback_first_name"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredWhatsApp:
+    """The ``whatsapp`` JSONB as written, before the relay's defaults (``config``): the admin API
+    echoes it, so a missing first name stays None and templates keep their stored keys."""
+
+    phone_number_id: str | None = None
+    access_token: str | None = None
+    templates: Mapping[str, Template] = field(default_factory=dict)
+    fallback_first_name: str | None = None
+
+    @classmethod
+    def from_json(cls, stored: Mapping[str, Any] | None) -> StoredWhatsApp:
+        wa = stored or {}
+        return cls(
+            phone_number_id=wa.get(WHATSAPP_PHONE_NUMBER_ID),
+            access_token=wa.get(WHATSAPP_ACCESS_TOKEN),
+            templates={
+                key: Template(value.get("name") or "", value.get("language") or "en")
+                for key, value in (wa.get(WHATSAPP_TEMPLATES) or {}).items()
+                if value
+            },
+            fallback_first_name=wa.get(WHATSAPP_FALLBACK_FIRST_NAME),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            WHATSAPP_PHONE_NUMBER_ID: self.phone_number_id,
+            WHATSAPP_ACCESS_TOKEN: self.access_token,
+            WHATSAPP_TEMPLATES: {
+                key: {"name": t.name, "language": t.language} for key, t in self.templates.items()
+            },
+            WHATSAPP_FALLBACK_FIRST_NAME: self.fallback_first_name,
+        }
+
+    def config(self) -> WhatsAppConfig:
+        """What the relay sends with: templates it knows by name, a first name to fall back on."""
+        return WhatsAppConfig(
+            phone_number_id=self.phone_number_id,
+            access_token=self.access_token,
+            templates={
+                TemplateType(key): template
+                for key, template in self.templates.items()
+                if key in TemplateType.__members__ and template.name
+            },
+            fallback_first_name=self.fallback_first_name or "there",
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class QuietHours:
     start: dt.time
@@ -120,15 +177,20 @@ def parse_clock(value: str) -> dt.time:
     return dt.time(int(hours), int(minutes))
 
 
+def quiet_hours_from_json(stored: Mapping[str, Any] | None) -> QuietHours | None:
+    return QuietHours(parse_clock(stored["start"]), parse_clock(stored["end"])) if stored else None
+
+
+def quiet_hours_json(quiet: QuietHours | None) -> dict[str, str] | None:
+    if quiet is None:
+        return None
+    return {"start": quiet.start.strftime("%H:%M"), "end": quiet.end.strftime("%H:%M")}
+
+
 def restaurant_from_settings(row: Mapping[Any, Any]) -> Restaurant:
-    """A restaurant from its stored settings (``db.tables.RESTAURANT_SETTINGS``): the one reader
-    of the ``whatsapp`` and ``quiet_hours`` JSONB (``ccai``: ``ccai_settings.py``)."""
-    wa = row.get("whatsapp") or {}
-    templates: dict[TemplateType, Template] = {}
-    for key, value in (wa.get("templates") or {}).items():
-        if key in TemplateType.__members__ and value and value.get("name"):
-            templates[TemplateType(key)] = Template(value["name"], value.get("language") or "en")
-    quiet = row.get("quiet_hours")
+    """A restaurant from its stored settings (``db.tables.RESTAURANT_SETTINGS``), as the relay
+    decides by. The JSONB are read by ``StoredWhatsApp``, ``quiet_hours_from_json`` and
+    ``ccai_settings.py``; the admin API's record of the same row is ``stored.StoredRestaurant``."""
     return Restaurant(
         id=row["id"],
         slug=row["slug"],
@@ -139,15 +201,8 @@ def restaurant_from_settings(row: Mapping[Any, Any]) -> Restaurant:
         cooldown_hours=row["cooldown_hours"],
         max_call_age_hours=row["max_call_age_hours"],
         send_delay_seconds=row["send_delay_seconds"],
-        quiet_hours=(
-            QuietHours(parse_clock(quiet["start"]), parse_clock(quiet["end"])) if quiet else None
-        ),
-        whatsapp=WhatsAppConfig(
-            phone_number_id=wa.get("phone_number_id"),
-            access_token=wa.get("access_token"),
-            templates=templates,
-            fallback_first_name=wa.get("fallback_first_name") or "there",
-        ),
+        quiet_hours=quiet_hours_from_json(row.get("quiet_hours")),
+        whatsapp=StoredWhatsApp.from_json(row.get("whatsapp")).config(),
         ccai=ccai_from_settings(row.get("ccai")),
         telnyx_public_key=row.get("telnyx_public_key"),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Collection
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +19,12 @@ from ringback.tenancy.model import (
     restaurant_from_settings,
     same_hash,
     slugify,
+)
+from ringback.tenancy.stored import (
+    StoredRestaurant,
+    StoredSettings,
+    settings_columns,
+    stored_from_row,
 )
 
 # Every authenticated request runs this: built once, read in autocommit (no BEGIN/ROLLBACK)
@@ -71,44 +77,59 @@ class TenancyRepository:
             ).mappings()
             return [restaurant_from_settings(row) for row in rows]
 
-    # --- the admin API's stored settings (its own wire rendering; see admin/schemas.py) ---
+    # --- the settings as stored: the admin API's record (see stored.py) ---
 
-    async def create_restaurant(self, values: dict[str, Any]) -> dict[str, Any]:
+    async def create_restaurant(
+        self, settings: StoredSettings, slug: str | None = None
+    ) -> StoredRestaurant:
         """Insert a restaurant; a slug derived from the name gets a suffix until it is unique."""
-        explicit = values.get("slug")
-        base = explicit or slugify(values["name"])
+        base = slug or slugify(settings.name)
+        columns = settings_columns(settings)
         for n in range(1, 1000):
-            slug = base if n == 1 else f"{base}-{n}"
+            candidate = base if n == 1 else f"{base}-{n}"
             try:
                 async with self._db.connection() as conn:
                     inserted = await conn.execute(
                         insert(restaurant)
-                        .values(**{**values, "slug": slug})
+                        .values(**columns, slug=candidate)
                         .returning(*restaurant.c)
                     )
-                    return dict(inserted.mappings().one())
+                    return stored_from_row(inserted.mappings().one())
             except IntegrityError:
-                if explicit:
+                if slug:
                     raise
         raise RuntimeError("no free slug")
 
-    async def get_restaurant(self, restaurant_id: int) -> dict[str, Any] | None:
+    async def stored_restaurant(self, restaurant_id: int) -> StoredRestaurant | None:
         async with self._db.connection() as conn:
             row = (
                 (await conn.execute(select(restaurant).where(restaurant.c.id == restaurant_id)))
                 .mappings()
                 .first()
             )
-        return dict(row) if row else None
+        return stored_from_row(row) if row else None
 
-    async def list_restaurants(self) -> list[dict[str, Any]]:
+    async def stored_restaurants(self) -> list[StoredRestaurant]:
+        """Every restaurant, oldest first."""
         async with self._db.connection() as conn:
             rows = (await conn.execute(select(restaurant).order_by(restaurant.c.id))).mappings()
-            return [dict(r) for r in rows]
+            return [stored_from_row(row) for row in rows]
 
     async def update_restaurant(
-        self, restaurant_id: int, values: dict[str, Any]
-    ) -> dict[str, Any] | None:
+        self,
+        restaurant_id: int,
+        settings: StoredSettings,
+        *,
+        columns: Collection[str],
+        slug: str | None = None,
+    ) -> StoredRestaurant | None:
+        """Write the ``columns`` of ``settings`` (and ``slug`` when given), nothing else: a PATCH
+        that names some settings leaves the others as a concurrent writer left them."""
+        values = {
+            name: value for name, value in settings_columns(settings).items() if name in columns
+        }
+        if slug is not None:
+            values["slug"] = slug
         async with self._db.connection() as conn:
             row = (
                 (
@@ -122,7 +143,7 @@ class TenancyRepository:
                 .mappings()
                 .first()
             )
-        return dict(row) if row else None
+        return stored_from_row(row) if row else None
 
     # --- tokens ---
 
