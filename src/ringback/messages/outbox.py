@@ -23,6 +23,7 @@ from ringback.messages.ports import ClaimedMessage
 from ringback.messages.queries import (
     apply_receipts,
     claim_due_statement,
+    held_move_selecting,
     held_move_statement,
     requeue_expired_statement,
 )
@@ -48,13 +49,16 @@ class CallReply:
 
 _REQUEUE_EXPIRED = requeue_expired_statement()
 _CLAIM_DUE = claim_due_statement()
-# The per-id receipts lock is taken by the move itself, which commits alone: a receipt that
-# held the lock first has committed its kept row when the move commits, and the next statement
-# (a new snapshot) sees it; a receipt that takes the lock later sees the committed message id.
+# The move takes the per-id receipts lock a receipt takes before it is kept, and commits alone:
+# a receipt that takes the lock later sees the committed message id; one that held it first has
+# committed its kept row when the move gets the lock, and the move's look for kept receipts, on a
+# snapshot taken after the lock (``kept_since_lock``), sees it. The look is in the same statement:
+# one round trip records a send, a second one runs only when receipts were kept (rarely).
 # Every send records itself with one of these: run by the driver itself (driver.py).
 _MARK_SENT = DriverStatement(
-    held_move_statement(
+    held_move_selecting(
         MARK_SENT,
+        receipt_queries.kept_since_lock(),
         xact_lock(bindparam("p_lock_key", type_=Text)),
         provider_message_id=bindparam("p_provider_id", type_=Text),
         last_error=None,
@@ -96,25 +100,27 @@ class SqlOutbox:
         """Record the provider's id, then apply the receipts kept for it (rarely any). With
         ``reply``, the call's outcome is written with the move (an inline send).
 
-        The move takes the per-id lock a receipt takes before it is kept: whichever of the two
-        comes second sees the other's committed work, so no receipt is lost between them.
+        The move takes the per-id lock a receipt takes before it is kept and, in the same
+        statement, looks for kept receipts on a snapshot taken after the lock: whichever of the
+        two comes second sees the other's committed work, so no receipt is lost between them.
         """
         async with self._db.connection() as conn:
-            sent = await _move(
+            row = await _MARK_SENT.fetchrow(
                 conn,
-                _MARK_SENT,
-                held,
-                reply,
-                p_provider_id=provider_message_id,
-                p_detail=provider_message_id,
-                p_lock_key=receipt_queries.lock_key(provider_message_id),
+                _params(
+                    held,
+                    reply,
+                    p_provider_id=provider_message_id,
+                    p_phone_number_id=held.phone_number_id,
+                    p_detail=provider_message_id,
+                    p_lock_key=receipt_queries.lock_key(provider_message_id),
+                ),
             )
-            kept = sent and await receipt_queries.any_kept(
-                conn, provider_message_id, held.phone_number_id
-            )
-        if kept:
+        if row is None:  # a lost lease: another holder took the message over
+            return False
+        if row["then"]:
             await self._apply_kept(held, provider_message_id)
-        return sent
+        return True
 
     async def _apply_kept(self, held: ClaimedMessage, provider_message_id: str) -> None:
         async with self._db.transaction() as tx:
@@ -151,17 +157,18 @@ async def _move(
     **params: Any,
 ) -> bool:
     """A lost lease (another worker took the message over) moves nothing."""
-    logged = await statement.execute(
-        conn,
-        {
-            "p_id": held.id,
-            "p_token": held.lease_token,
-            "p_call_id": reply.call_id if reply else None,
-            "p_outcome": reply.outcome.value if reply else None,
-            **params,
-        },
-    )
+    logged = await statement.execute(conn, _params(held, reply, **params))
     return logged > 0
+
+
+def _params(held: ClaimedMessage, reply: CallReply | None, **params: Any) -> dict[str, Any]:
+    return {
+        "p_id": held.id,
+        "p_token": held.lease_token,
+        "p_call_id": reply.call_id if reply else None,
+        "p_outcome": reply.outcome.value if reply else None,
+        **params,
+    }
 
 
 def _claimed(row: Any, token: uuid.UUID) -> ClaimedMessage:

@@ -183,6 +183,26 @@ def held_move_statement(move: Transition, *also: ColumnElement[bool], **values: 
     the request that sent the message inline replies. A move that matches nothing (a lost
     lease) writes no outcome either.
     """
+    moved, replied = _held_move(move, also, values)
+    detail = bindparam("p_detail", type_=Text)
+    return log_moves(moved, move.target.value, detail=detail).add_cte(replied)
+
+
+def held_move_selecting(
+    move: Transition, then: ColumnElement[Any], *also: ColumnElement[bool], **values: Any
+) -> Select[Any]:
+    """``held_move_statement`` that also selects ``then`` (labelled ``then``) once the message
+    moved: one row when it moved, none when the lease was lost. ``then`` is evaluated after
+    the move's WHERE clause (``also``, e.g. a lock it takes) held for the message's row."""
+    moved, replied = _held_move(move, also, values)
+    detail = bindparam("p_detail", type_=Text)
+    logged = log_moves(moved, move.target.value, detail=detail).cte("logged")
+    return select(moved.c.id, then.label("then")).add_cte(replied).add_cte(logged)
+
+
+def _held_move(
+    move: Transition, also: Sequence[ColumnElement[bool]], values: dict[str, Any]
+) -> tuple[CTE, CTE]:
     moved = (
         update(message)
         .where(
@@ -210,8 +230,7 @@ def held_move_statement(move: Transition, *also: ColumnElement[bool], **values: 
         .values(outcome=bindparam("p_outcome", type_=Text), updated_at=func.now())
         .cte("replied")
     )
-    detail = bindparam("p_detail", type_=Text)
-    return log_moves(moved, move.target.value, detail=detail).add_cte(replied)
+    return moved, replied
 
 
 # --- the moves other slices make inside their own statements --------------------------------

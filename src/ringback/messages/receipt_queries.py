@@ -2,7 +2,9 @@
 
 A receipt and the record of its provider message id (``SqlOutbox.mark_sent``) serialize on a
 transaction-scoped advisory lock per provider id: whichever comes second sees the other's work, so
-a receipt is either applied at once or kept and applied when the id is recorded — never lost.
+a receipt is either applied at once or kept and applied when the id is recorded — never lost. The
+record is one statement, whose own snapshot predates the lock it waits for: it looks for kept
+receipts through ``kept_since_lock``, a read on a snapshot taken after the lock.
 The moves a receipt makes are ``queries.apply_receipts``. Every function runs in the caller's
 transaction.
 """
@@ -12,12 +14,21 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import Text, bindparam, delete, func, literal, literal_column, select, update
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Text,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnClause
 
-from ringback.db.driver import DriverStatement
 from ringback.db.locks import xact_lock
 from ringback.db.tables import customer, message, pending_receipt, restaurant
 from ringback.messages.states import BusinessNumber, KnownMessage, MessageStatus, Receipt
@@ -28,15 +39,6 @@ _LOCK = select(xact_lock(bindparam("key", type_=Text)))
 _phone_number_id: ColumnClause[str] = literal_column(
     f"restaurant.whatsapp ->> '{WHATSAPP_PHONE_NUMBER_ID}'"
 )
-_KEPT = DriverStatement(
-    select(literal(1))
-    .where(
-        pending_receipt.c.provider_message_id == bindparam("p_provider_id", type_=Text),
-        pending_receipt.c.phone_number_id == bindparam("p_phone_number_id", type_=Text),
-    )
-    .limit(1)
-)
-
 PENDING_RECEIPT_TTL = dt.timedelta(days=1)
 _FORGET_STALE = delete(pending_receipt).where(
     pending_receipt.c.id.in_(
@@ -107,10 +109,18 @@ async def keep_pending(conn: AsyncConnection, phone_number_id: str, receipt: Rec
     )
 
 
-async def any_kept(conn: AsyncConnection, provider_message_id: str, phone_number_id: str) -> bool:
-    """Whether receipts are kept for this id: one indexed read after every send."""
-    params = {"p_provider_id": provider_message_id, "p_phone_number_id": phone_number_id}
-    return await _KEPT.fetchrow(conn, params) is not None
+def kept_since_lock() -> ColumnElement[bool]:
+    """Whether receipts are kept for ``p_provider_id`` on ``p_phone_number_id``, read on a
+    snapshot of its own: ``ringback_receipt_kept`` (migration 0007) is VOLATILE, so PostgreSQL
+    takes a fresh snapshot for the query it runs. Evaluated once the statement holds the id's
+    lock, it sees every receipt kept by a transaction that held the lock before (committed
+    before the lock was granted), which the statement's own snapshot, taken before it waited
+    for the lock, may miss."""
+    return func.ringback_receipt_kept(
+        bindparam("p_provider_id", type_=Text),
+        bindparam("p_phone_number_id", type_=Text),
+        type_=Boolean,
+    )
 
 
 async def take_kept(
