@@ -15,6 +15,7 @@ from httpx_aiohttp import AiohttpTransport
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ringback.db.engine import build_engine
+from ringback.db.notifications import Listener
 from ringback.db.tx import Database
 from ringback.doors.partner.queries import SqlDirectoryStore
 from ringback.http.metrics import Metrics, NoMetrics
@@ -27,6 +28,7 @@ from ringback.relay.call_lookup import SqlCallLookup
 from ringback.relay.service import RelayService, utc_now
 from ringback.settings import Settings
 from ringback.tenancy.repository import TenancyRepository
+from ringback.tenancy.token_cache import CHANNEL, TokenCache
 
 log = logging.getLogger("ringback")
 
@@ -42,6 +44,8 @@ class Container:
     tenancy: TenancyRepository
     directory: SqlDirectoryStore
     metrics: Metrics = field(default_factory=NoMetrics)
+    listener: Listener | None = None
+    """Hears the changes of tokens and restaurants for ``tenancy``'s cache (None: no cache)."""
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _worker: asyncio.Task[None] | None = None
 
@@ -70,6 +74,8 @@ class Container:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
         await self.dispatcher.drain(grace_seconds=self.settings.graph_timeout_seconds + 1)
+        if self.listener is not None:
+            await self.listener.aclose()
         await self.http.aclose()
         await self.engine.dispose()
 
@@ -116,7 +122,11 @@ async def build_container(
     start_worker: bool = True,
     sender: MessageSender | None = None,
     metrics: Metrics | None = None,
+    listen: bool = True,
 ) -> Container:
+    """The services on one engine. With ``listen``, tokens are served from a per-process cache
+    kept true by one LISTENing connection (``tenancy/token_cache.py``); without it, every
+    lookup reads the database."""
     metrics = metrics or NoMetrics()
     engine = build_engine(settings)
     database = Database(engine)
@@ -137,6 +147,19 @@ async def build_container(
         clock=utc_now,
         metrics=metrics,
     )
+    tokens = TokenCache()
+    listener = (
+        Listener(
+            engine,
+            CHANNEL,
+            on_notify=tokens.heard,
+            on_confirmed=tokens.confirmed,
+            on_lost=tokens.lost,
+            connect_timeout=settings.db_connect_timeout_seconds,
+        )
+        if listen
+        else None
+    )
     container = Container(
         settings=settings,
         engine=engine,
@@ -144,10 +167,13 @@ async def build_container(
         http=http,
         dispatcher=dispatcher,
         relay=relay,
-        tenancy=TenancyRepository(database),
+        tenancy=TenancyRepository(database, tokens),
         directory=SqlDirectoryStore(database),
         metrics=metrics,
+        listener=listener,
     )
+    if listener is not None:
+        await listener.start(wait_seconds=settings.db_connect_timeout_seconds)
     if start_worker:
         container.start_worker()
     return container

@@ -1,5 +1,6 @@
 """Scale-out is PostgreSQL's job: two `ringback serve` processes and two `ringback worker`
-processes on one database still send exactly one message per decision (SPEC §3)."""
+processes on one database still send exactly one message per decision (SPEC §3), and a token
+revoked through one server stops working on the other too (SPEC §9)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import httpx
 import pytest
 
 from ringback.tenancy.model import TokenKind
-from tests.conftest import MakeRestaurant, Tenant, random_mobile
+from tests.conftest import ADMIN_TOKEN, MakeRestaurant, Tenant, random_mobile
 from tests.e2e.processes import running_server, spawn, stop
 from tests.fakegraph import FakeGraph
 from tests.waits import SLOW_MACHINE_SECONDS
@@ -37,6 +38,7 @@ async def servers(
         "DATABASE_URL": database_url,
         "WHATSAPP_API_BASE_URL": fake_graph.base_url,
         "RINGBACK_RATE_LIMIT_PER_SECOND": "0",
+        "RINGBACK_ADMIN_TOKEN": ADMIN_TOKEN,
         "RINGBACK_WORKER_POLL_SECONDS": "0.05",
         "RINGBACK_RETRY_BASE_SECONDS": "0.1",
         # nothing here dies holding a lease: one no loaded machine outlives keeps a slow inline
@@ -134,3 +136,32 @@ async def test_many_callers_across_servers_and_workers_each_get_exactly_one_mess
     await asyncio.sleep(2)
     accepted = {n: _accepted(fake_graph, n.lstrip("+")) for n in numbers}
     assert set(accepted.values()) == {1}
+
+
+async def test_a_token_revoked_on_one_server_is_refused_by_the_other(
+    servers: list[str], make_restaurant: MakeRestaurant
+) -> None:
+    tenant = await make_restaurant()
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    async with httpx.AsyncClient(timeout=SLOW_MACHINE_SECONDS) as http:
+        minted = await http.post(
+            f"{servers[0]}/api/admin/v1/restaurants/{tenant.id}/tokens",
+            headers=admin,
+            json={"kind": "partner"},
+        )
+        token = minted.json()["data"]
+        bearer = {"Authorization": f"Bearer {token['token']}"}
+
+        async def me(url: str) -> int:
+            return (await http.get(f"{url}/api/partner/v1/me", headers=bearer)).status_code
+
+        assert await me(servers[1]) == 200  # and the other server keeps it
+        revoked = await http.delete(
+            f"{servers[0]}/api/admin/v1/tokens/{token['id']}", headers=admin
+        )
+        assert revoked.status_code == 204
+        assert await me(servers[0]) == 401
+        deadline = time.monotonic() + SLOW_MACHINE_SECONDS
+        while await me(servers[1]) != 401 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert await me(servers[1]) == 401

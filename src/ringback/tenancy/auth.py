@@ -4,7 +4,8 @@ A door names the token kinds it accepts, how the credential is presented (``bear
 ``Authorization: <scheme> <token>``, ``basic_with_slug`` for CCAI's HTTP Basic), the 401 it answers
 (each door keeps its own shape and ``WWW-Authenticate``) and how it is rate limited;
 ``authenticator`` returns the FastAPI dependency, and the door's auth is an alias of it. The token
-is looked up by its hash on every request (no cache), so a revoked token stops working at once.
+is found by its hash in the process's cache (``token_cache.py``), else in the database; a revoked
+token stops working at once in the process that revoked it and within a second everywhere else.
 """
 
 from __future__ import annotations

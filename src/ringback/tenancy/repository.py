@@ -26,6 +26,7 @@ from ringback.tenancy.stored import (
     settings_columns,
     stored_from_row,
 )
+from ringback.tenancy.token_cache import TokenCache
 
 # Every authenticated request runs this: built once, read in autocommit (no BEGIN/ROLLBACK)
 # by the driver itself (driver.py).
@@ -42,20 +43,31 @@ _AUTHENTICATE = DriverStatement(
 
 
 class TenancyRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, tokens: TokenCache | None = None) -> None:
         self._db = db
+        # without a listener confirming it, a cache never serves: every lookup reads the database
+        self.tokens = tokens or TokenCache()
 
     async def authenticate(self, token: str, kinds: frozenset[TokenKind]) -> ApiToken | None:
-        """The live token of one of ``kinds`` that ``token`` is, with its restaurant; else None."""
+        """The live token of one of ``kinds`` that ``token`` is, with its restaurant; else None.
+
+        Served from ``tokens`` while its listener is confirmed (``token_cache.py``), else read."""
         digest = hash_token(token)
-        async with self._db.connection() as conn:
-            row = await _AUTHENTICATE.fetchrow(conn, {"p_hash": digest})
-        if row is None or not same_hash(row["token_hash"], token):
-            return None
-        kind = TokenKind(row["kind"])
-        if kind not in kinds:
-            return None
-        return ApiToken(row["token_id"], kind, row["token_hash"], restaurant_from_settings(row))
+        found = self.tokens.get(digest)
+        if found is None:
+            epoch = self.tokens.epoch
+            async with self._db.connection() as conn:
+                row = await _AUTHENTICATE.fetchrow(conn, {"p_hash": digest})
+            if row is None or not same_hash(row["token_hash"], token):
+                return None
+            found = ApiToken(
+                row["token_id"],
+                TokenKind(row["kind"]),
+                row["token_hash"],
+                restaurant_from_settings(row),
+            )
+            self.tokens.put(digest, found, epoch)
+        return found if found.kind in kinds else None
 
     async def restaurant(self, restaurant_id: int) -> Restaurant | None:
         return await self._one_restaurant(restaurant.c.id == restaurant_id)
@@ -143,6 +155,8 @@ class TenancyRepository:
                 .mappings()
                 .first()
             )
+        # other processes hear it from the trigger (migration 0008); this one drops it at once
+        self.tokens.drop_restaurant(restaurant_id)
         return stored_from_row(row) if row else None
 
     # --- tokens ---
@@ -165,9 +179,16 @@ class TenancyRepository:
 
     async def revoke_token(self, token_id: int) -> bool:
         async with self._db.connection() as conn:
-            result = await conn.execute(
-                update(api_token)
-                .where(api_token.c.id == token_id, api_token.c.revoked_at.is_(None))
-                .values(revoked_at=func.now())
-            )
-        return bool(result.rowcount)
+            revoked = (
+                await conn.execute(
+                    update(api_token)
+                    .where(api_token.c.id == token_id, api_token.c.revoked_at.is_(None))
+                    .values(revoked_at=func.now())
+                    .returning(api_token.c.token_hash)
+                )
+            ).scalar()
+        if revoked is None:
+            return False
+        # other processes hear it from the trigger (migration 0008); this one drops it at once
+        self.tokens.drop_token(revoked)
+        return True
