@@ -28,9 +28,17 @@ RACERS = 50
 async def wide(database_url: str) -> AsyncIterator[Container]:
     """A container whose pool lets the racers hold their own connections at the same time, and
     whose leases no loaded machine outlives: a worker polling beside an inline send must find
-    the message held, however slow that send."""
+    the message held, however slow that send. The racers open their connections all at once: on a
+    busy 2-core machine that can take longer than the service's 1 s connect timeout (which is
+    there to answer 503 fast when PostgreSQL is down, not what these tests are about)."""
     built = await build_container(
-        make_settings(database_url, db_pool_size=RACERS, lease_seconds=SLOW_MACHINE_SECONDS),
+        make_settings(
+            database_url,
+            db_pool_size=RACERS,
+            lease_seconds=SLOW_MACHINE_SECONDS,
+            db_connect_timeout_seconds=SLOW_MACHINE_SECONDS,
+            db_pool_timeout_seconds=SLOW_MACHINE_SECONDS,
+        ),
         start_worker=False,
     )
     yield built
