@@ -34,6 +34,7 @@ from sqlalchemy import (
     null,
     select,
     true,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -201,14 +202,31 @@ def _decide_call_statement(*, enqueue: bool) -> Select[Any]:
     lock until this transaction commits, so every opt-out or bad-actor flag (all of them write
     that row) either committed before rule 8 read it or waits until the lease is taken.
     """
+    phone = bindparam("k_phone_number", type_=Text)
+    # The window is written as row comparisons on (caller_phone_number, occurred_at), not as
+    # plain bounds on occurred_at: only an index whose columns run restaurant_id,
+    # caller_phone_number, occurred_at can take them as bounds. This statement runs on a generic
+    # plan, made once per connection and kept; with bare bounds, a plan made while the table is
+    # small or has no statistics costs ix_call_ops_time (restaurant_id, occurred_at, id) the same
+    # and may pick it, and then reads every call of the restaurant in the window, filtering the
+    # number row by row: O(calls) per report for the connection's lifetime (issue 15). Now
+    # ix_call_ops_time can only use restaurant_id, so the phone index's bounds are a strict
+    # superset of any other index's and it wins whatever the statistics say: the probe reads
+    # the caller's own calls in the window and nothing else (tests/relay/test_plans.py).
+    in_window = (
+        tuple_(call.c.caller_phone_number, call.c.occurred_at)
+        > tuple_(phone, bindparam("k_earliest", type_=_TS))
+    ) & (
+        tuple_(call.c.caller_phone_number, call.c.occurred_at)
+        < tuple_(phone, bindparam("k_latest", type_=_TS))
+    )
     window = (
         select(literal(1))
         .select_from(call.join(message, message.c.call_id == call.c.id))
         .where(
             call.c.restaurant_id == bindparam("k_restaurant_id", type_=BigInteger),
-            call.c.caller_phone_number == bindparam("k_phone_number", type_=Text),
-            call.c.occurred_at > bindparam("k_earliest", type_=_TS),
-            call.c.occurred_at < bindparam("k_latest", type_=_TS),
+            call.c.caller_phone_number == phone,
+            in_window,
             message.c.status.not_in(_SPENT),
         )
         .limit(1)

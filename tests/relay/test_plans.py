@@ -1,0 +1,176 @@
+"""A report's statements keep their plans whatever the statistics say (issue 15).
+
+Every statement of a report runs on a plan a connection makes once and keeps; the decision
+statement forces it generic. A plan made while a table is small or was never analyzed must
+still read only the caller's rows once the table holds millions. This replays the statements of
+one real report, with the arguments they ran with, as ``EXPLAIN EXECUTE`` under
+``plan_cache_mode = force_generic_plan`` on tables that were never analyzed (autovacuum off), and
+reads which index each scan uses: the cooldown probe must take the caller's
+``(restaurant_id, caller_phone_number, occurred_at)`` index, never the ops list's time index that
+would read every call of the restaurant in the window. No statement scans a large table whole.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import respx
+from sqlalchemy import event
+
+from ringback.app import create_app
+from ringback.bootstrap import build_container
+from ringback.tenancy.model import TokenKind
+from tests.api.conftest import graph_ok
+from tests.conftest import GRAPH_BASE, make_settings, random_mobile
+from tests.databases import asyncpg_dsn, fresh_database
+from tests.e2e.own_database import create_tenant, engine_for
+from tests.graphmock import GRAPH_MOCKER
+
+pytestmark = pytest.mark.sql
+
+PHONE_INDEX = "ix_call_restaurant_id_caller_phone_number_occurred_at"
+LARGE_TABLES = ("call", "message", "customer", "reservation", "message_event")
+# other callers' calls around now: the cooldown window of the report holds them all
+OTHER_CALLS = """
+INSERT INTO call (restaurant_id, source, external_id, direction, disposition, caller_raw,
+                  caller_phone_number, occurred_at, outcome, decided_at)
+SELECT $1, 'partner', 'other-' || n, 'inbound', 'missed', '+3361' || lpad(n::text, 7, '0'),
+       '+3361' || lpad(n::text, 7, '0'), now() - n * interval '1 second', 'SKIPPED_COOLDOWN', now()
+FROM generate_series(1, 2000) AS n
+"""
+
+
+Statement = tuple[str, tuple[Any, ...]]
+
+
+@pytest.fixture
+async def unanalyzed_url(pg_server_url: str) -> AsyncIterator[str]:
+    """A database of its own whose tables are never analyzed: autovacuum is off for them."""
+    async with fresh_database(pg_server_url, "ringback_plans") as url:
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            for table in LARGE_TABLES:
+                await conn.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+        finally:
+            await conn.close()
+        yield url
+
+
+@pytest.fixture
+def graph() -> Iterator[respx.MockRouter]:
+    with respx.mock(base_url=GRAPH_BASE, assert_all_called=False, using=GRAPH_MOCKER) as router:
+        router.post(path__regex=r"/[^/]+/messages").mock(side_effect=graph_ok)
+        yield router
+
+
+async def statements_of_a_report(url: str) -> list[Statement]:
+    """Every statement with arguments that one warm partner report ran, as it ran them."""
+    engine = engine_for(url)
+    try:
+        restaurant_id, tokens = await create_tenant(engine, TokenKind.PARTNER)
+    finally:
+        await engine.dispose()
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await conn.execute(OTHER_CALLS, restaurant_id)
+    finally:
+        await conn.close()
+    seen: list[Statement] = []
+    counting = False
+
+    def log(record: Any) -> None:
+        if counting and record.args:
+            seen.append((record.query, tuple(record.args)))
+
+    container = await build_container(make_settings(url), start_worker=False)
+
+    def on_connect(dbapi_connection: Any, _: Any) -> None:
+        dbapi_connection.driver_connection.add_query_logger(log)
+
+    event.listen(container.engine.sync_engine, "connect", on_connect)
+    headers = {"Authorization": f"Bearer {tokens[TokenKind.PARTNER]}"}
+    try:
+        transport = httpx.ASGITransport(app=create_app(container.settings, container))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+
+            async def report() -> httpx.Response:
+                return await client.post(
+                    "/api/partner/v1/missed-calls",
+                    json={"caller_phone_number": random_mobile()},
+                    headers=headers,
+                )
+
+            assert (await report()).status_code == 201  # warm: caches, lazy imports
+            counting = True
+            reply = await report()
+            counting = False
+    finally:
+        await container.aclose()
+    assert reply.json()["data"]["outcome"] == "SENT", reply.text
+    return seen
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, list | tuple):
+        inner = ",".join('"' + str(item).replace('"', '\\"') + '"' for item in value)
+        return _literal("{" + inner + "}")
+    if isinstance(value, dt.datetime | dt.date | uuid.UUID | bool | int | float | str):
+        return "'" + str(value).replace("'", "''") + "'"
+    raise TypeError(f"no literal for {type(value).__name__}")
+
+
+async def generic_plan(conn: asyncpg.Connection, statement: Statement) -> dict[str, Any]:
+    """The generic plan of ``statement`` as PostgreSQL makes it now, without running it."""
+    sql, args = statement
+    async with conn.transaction():
+        await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        await conn.execute(f"PREPARE probed AS {sql}")
+        try:
+            shown = await conn.fetchval(
+                f"EXPLAIN (FORMAT JSON) EXECUTE probed({', '.join(map(_literal, args))})"
+            )
+        finally:
+            await conn.execute("DEALLOCATE probed")
+    plan: dict[str, Any] = json.loads(shown)[0]["Plan"]
+    return plan
+
+
+def scans(plan: dict[str, Any]) -> Iterator[tuple[str, str, str | None]]:
+    """(node type, relation, index) of every scan of a table in the plan."""
+    if "Relation Name" in plan and "Scan" in plan["Node Type"]:
+        yield plan["Node Type"], plan["Relation Name"], plan.get("Index Name")
+    for child in plan.get("Plans", []):
+        yield from scans(child)
+
+
+async def test_a_reports_plans_read_the_callers_rows_on_tables_without_statistics(
+    unanalyzed_url: str, graph: respx.MockRouter
+) -> None:
+    statements = await statements_of_a_report(unanalyzed_url)
+    conn = await asyncpg.connect(asyncpg_dsn(unanalyzed_url))
+    try:
+        analyzed = await conn.fetchval(
+            "SELECT count(*) FROM pg_stats WHERE tablename = ANY($1::text[])", list(LARGE_TABLES)
+        )
+        assert analyzed == 0, "the tables must have no statistics"
+        plans = {sql: await generic_plan(conn, (sql, args)) for sql, args in statements}
+    finally:
+        await conn.close()
+
+    decisions = [sql for sql in plans if sql.startswith("WITH cooling")]
+    assert len(decisions) == 1, list(plans)
+    call_scans = [found for found in scans(plans[decisions[0]]) if found[1] == "call"]
+    assert call_scans, "the cooldown probe reads the call table"
+    assert {index for _, _, index in call_scans} == {PHONE_INDEX}, call_scans
+    for sql, plan in plans.items():
+        for node, relation, _ in scans(plan):
+            assert not (node == "Seq Scan" and relation in LARGE_TABLES), (relation, sql[:80])
