@@ -172,7 +172,8 @@ def _run(work: Awaitable[T]) -> T:
 
 
 async def _with_container(settings: Settings, work: Callable[[Container], Awaitable[T]]) -> T:
-    container = await build_container(settings, start_worker=False)
+    # a one-off command authenticates no token: no cache, so no listener connection to wait for
+    container = await build_container(settings, start_worker=False, listen=False)
     try:
         return await work(container)
     finally:
@@ -226,7 +227,8 @@ async def run_worker(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
     # With PROMETHEUS_MULTIPROC_DIR shared with the servers, their /metrics include this worker.
     metrics = PrometheusMetrics.from_environment()
-    container = await build_container(settings, start_worker=True, metrics=metrics)
+    # the worker alone authenticates no token: no cache, no listener connection
+    container = await build_container(settings, start_worker=True, metrics=metrics, listen=False)
     log.info("outbox worker running (pid %s)", os.getpid())
     try:
         await stop.wait()
