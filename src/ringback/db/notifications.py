@@ -59,16 +59,19 @@ class Listener:
         self._retry_seconds = retry_seconds
         self._task: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
+        # set when the first connection attempt has ended either way: start-up never waits on a
+        # database that refused at once (it is retried in the background)
+        self._first_try = asyncio.Event()
         self.backend_pid: int | None = None
         """The server process of the LISTENing connection, while there is one."""
 
     async def start(self, wait_seconds: float) -> None:
-        """Start listening in the background; wait up to ``wait_seconds`` for the first LISTEN
-        (a database that is down at start-up is retried in the background)."""
+        """Start listening in the background; wait up to ``wait_seconds`` for the first attempt
+        to LISTEN to end (a database that is down at start-up is retried in the background)."""
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"ringback-listen-{self._channel}")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._listening.wait(), wait_seconds)
+            await asyncio.wait_for(self._first_try.wait(), wait_seconds)
 
     async def aclose(self) -> None:
         if self._task is not None:
@@ -90,6 +93,7 @@ class Listener:
                 log.warning("the %s listener is down: %s", self._channel, type(exc).__name__)
             finally:
                 self._lost()
+                self._first_try.set()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._retry_seconds[1])
 
@@ -108,6 +112,7 @@ class Listener:
             self.backend_pid = conn.get_server_pid()
             self._on_confirmed(sent)
             self._listening.set()
+            self._first_try.set()
             while not lost.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(lost.wait(), self._ping_seconds)
