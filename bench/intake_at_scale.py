@@ -46,11 +46,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from tests.graphmock import GRAPH_MOCKER
 
-from bench.ops_bench import SEED_CALLS, SEED_MESSAGES
+from bench.ops_bench import SEED_CALLS, SEED_MESSAGES, with_database
 from ringback.app import create_app
 from ringback.bootstrap import build_container
 from ringback.db.embedded import embedded_database_url
-from ringback.db.migrate import upgrade_to_head
 from ringback.settings import Settings
 
 ADMIN = "admin-token-for-intake-at-scale-0123456789"
@@ -255,28 +254,6 @@ async def measure(
         "idx_tup_read": sum(n for name, n in reads.items() if name.startswith("idx ")),
         "reads": reads,
     }
-
-
-async def with_database(server: str, keep: bool, work: Callable[[str], Awaitable[Any]]) -> Any:
-    name = f"ringback_scale_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(_dsn(server))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    try:
-        await asyncio.to_thread(upgrade_to_head, url)
-        return await work(url)
-    finally:
-        if keep:
-            print(f"kept database {name}", file=sys.stderr)
-        else:
-            admin = await asyncpg.connect(_dsn(server))
-            try:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            finally:
-                await admin.close()
 
 
 async def run_all(server: str, args: argparse.Namespace) -> list[dict[str, Any]]:

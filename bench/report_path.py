@@ -20,20 +20,18 @@ import json
 import os
 import sys
 import types
-import uuid
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import respx
 from sqlalchemy.engine import make_url
 from tests.graphmock import GRAPH_MOCKER
 
 import ringback
+from bench.ops_bench import with_database
 from ringback.app import create_app
 from ringback.bootstrap import build_container
-from ringback.db.migrate import upgrade_to_head
 from ringback.settings import Settings
 
 SRC = Path(ringback.__file__).resolve().parent
@@ -64,21 +62,10 @@ class Tracer:
 
 async def main() -> None:
     server = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    name = f"ringback_path_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(_dsn(server))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    try:
-        await _measure(url)
-    finally:
-        admin = await asyncpg.connect(_dsn(server))
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    await with_database(server, False, _measure)
 
 
 async def _measure(url: str) -> None:
-    await asyncio.to_thread(upgrade_to_head, url)
     settings = Settings(
         _env_file=None,
         database_url=url,
