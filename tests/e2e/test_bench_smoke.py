@@ -97,31 +97,3 @@ def test_batch_put_bench_times_every_kind_of_put_at_smoke_size(pg_server_url: st
         "PUT reservations, all updated",
     ):
         assert figure in out, figure
-
-
-def test_intake_at_scale_bench_reports_every_run_at_smoke_size(pg_server_url: str) -> None:
-    root = Path(__file__).resolve().parents[2]
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.intake_at_scale",
-            "--rows",
-            "5000",
-            "--reports",
-            "100",
-            "--database-url",
-            pg_server_url,
-        ],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    out = done.stdout
-    assert "5,000 calls in one restaurant" in out
-    for run in ("empty", "absent", "fresh"):
-        assert any(line.split()[:1] == [run] for line in out.splitlines()), run
-        assert f"{run} reads:" in out
