@@ -11,11 +11,13 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 import respx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from ringback.bootstrap import Container, build_container
-from ringback.db.tables import call, message
-from ringback.relay.model import CallEvent, Direction, Disposition, Outcome, Source
+from ringback.db.tables import call, customer, message
+from ringback.relay import queries, rules
+from ringback.relay.model import CallEvent, Claim, Direction, Disposition, Outcome, Source
+from ringback.relay.phone import read_number
 from tests.conftest import GRAPH_BASE, MakeRestaurant, make_settings, random_mobile
 from tests.graphmock import GRAPH_MOCKER
 from tests.waits import SLOW_MACHINE_SECONDS
@@ -282,3 +284,34 @@ async def test_worker_polling_meanwhile_leaves_the_inline_send_to_the_request(
     ours = {d.caller_phone_number.lstrip("+") for d in decisions}
     sent_to = [json.loads(call.request.content)["to"] for call in graph.calls]
     assert sorted(to for to in sent_to if to in ours) == sorted(ours)
+
+
+async def test_an_opt_out_between_the_match_and_the_decision_suppresses_the_report(
+    container: Container, make_restaurant: MakeRestaurant
+) -> None:
+    """Rule 8 is read again under the caller's lock: a customer who opted out after the match
+    read them (the facts the rules ran on say "not suppressed") gets no message."""
+    tenant = await make_restaurant()
+    number = random_mobile()
+    event = missed(number, "late-opt-out")
+    reading = read_number(number, tenant.restaurant.country)
+    assert reading.e164 is not None
+    now = dt.datetime.now(dt.UTC)
+    async with container.database.connection() as conn:
+        facts = await queries.match_caller(conn, tenant.id, reading.e164, event.occurred_at)
+        assert not facts.suppressed
+        await conn.execute(
+            update(customer).where(customer.c.id == facts.customer_id).values(opted_out_at=now)
+        )
+        verdict = rules.decide(tenant.restaurant, event, reading, facts, now)
+        assert verdict.message is not None, "the rules, on the facts they read, would send"
+        stored, claim = await queries.decide_call(conn, tenant.id, event, reading.display, verdict)
+    assert claim is Claim.SUPPRESSED
+    assert rules.final_verdict(verdict, claim).outcome is Outcome.SKIPPED_SUPPRESSED
+    assert stored.message_id is None
+    assert await _messages_to(container, tenant.id) == 0
+    async with container.engine.connect() as conn:
+        outcome = (
+            await conn.execute(select(call.c.outcome).where(call.c.id == stored.call_id))
+        ).scalar_one()
+    assert outcome == Outcome.SKIPPED_SUPPRESSED.value

@@ -1,6 +1,7 @@
 """SPEC §3's decision as a table: one row per rule and per forced outcome, and rows where two
 rules apply and the first wins. No database: rules 1 (the claim) and 9 (the cooldown) are what
-the decision statement finds (``Claim``), applied by ``final_verdict``."""
+the decision statement finds (``Claim``), applied by ``final_verdict``, as is rule 8 read again
+under the caller's lock."""
 
 from __future__ import annotations
 
@@ -117,6 +118,11 @@ ROWS = [
      SUPPRESSED, Claim.WON, Outcome.SKIPPED_SUPPRESSED),
     ("9 over 10", restaurant(whatsapp=NO_TEMPLATES), missed(), CUSTOMER, Claim.COOLED,
      Outcome.SKIPPED_COOLDOWN),
+    # rule 8 read again under the caller's lock: an opt-out after the match still wins
+    ("8 under the lock over 11", OPEN_RESTAURANT, missed(), BOOKED, Claim.SUPPRESSED,
+     Outcome.SKIPPED_SUPPRESSED),
+    ("8 under the lock over 10", restaurant(whatsapp=NO_TEMPLATES), missed(), CUSTOMER,
+     Claim.SUPPRESSED, Outcome.SKIPPED_SUPPRESSED),
 ]  # fmt: skip
 
 

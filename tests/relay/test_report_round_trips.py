@@ -1,12 +1,13 @@
 """A partner report's database round trips, counted on the driver (DESIGN.md habit 10).
 
-A report is five: BEGIN, the statement that matches the caller (and takes its lock), the
-decision statement, COMMIT, then — after the inline send — the statement that records the send,
-which also looks for a status webhook kept for its message id (a second one runs only when one was
-kept). The caller's token costs none once its process has authenticated it: it is served from the
+A report is three, on autocommit connections (no BEGIN, no COMMIT): the statement that matches
+the caller, the decision statement (which takes the caller's lock and commits alone), then —
+after the inline send — the statement that records the send, which also looks for a status
+webhook kept for its message id (a second one runs only when one was kept).
+The caller's token costs none once its process has authenticated it: it is served from the
 per-process cache (tenancy/token_cache.py). Every statement the driver runs is counted, on every
-pooled connection, through asyncpg's own query logger. (Seven before issue 15: the token, and the
-look for kept receipts as a statement of its own.)
+pooled connection, through asyncpg's own query logger. (Seven before issue 15: the token, BEGIN
+and COMMIT, and the look for kept receipts as a statement of its own.)
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from tests.graphmock import GRAPH_MOCKER
 
 pytestmark = pytest.mark.sql
 
-ROUND_TRIPS_OF_A_SENT_REPORT = 5
+ROUND_TRIPS_OF_A_SENT_REPORT = 3
 
 
 class Statements:
@@ -70,7 +71,7 @@ def graph() -> Iterator[respx.MockRouter]:
         yield router
 
 
-async def test_a_partner_report_sent_inline_costs_five_round_trips(
+async def test_a_partner_report_sent_inline_costs_three_round_trips(
     watched: Container,
     statements: Statements,
     make_restaurant: MakeRestaurant,

@@ -138,6 +138,9 @@ class Claim(StrEnum):
     """This report decided the call."""
     COOLED = "cooled"
     """This report decided the call, and the cooldown overruled its verdict (rule 9)."""
+    SUPPRESSED = "suppressed"
+    """This report decided the call, and the customer, read again under the caller's lock, was
+    suppressed by then (rule 8: an opt-out committed between the match and the decision)."""
     TAKEN = "taken"
     """An earlier report decided the call (rule 1)."""
     OPEN = "open"

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import func, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ringback.db.tables import call
 from ringback.db.tx import Tx
@@ -25,13 +26,18 @@ from ringback.relay.model import (
     Verdict,
 )
 from ringback.relay.statements import (
+    CLEAR,
+    COOLED,
     CUSTOMER,
     DECIDE_CALL,
     DECIDE_CALL_AND_ENQUEUE,
     MARK_ANSWERED,
     MATCH_CALLER,
     RECORD_CALL,
+    SUPPRESSED,
 )
+
+_FOUND = {CLEAR: Claim.WON, COOLED: Claim.COOLED, SUPPRESSED: Claim.SUPPRESSED}
 
 
 def _call_params(
@@ -69,19 +75,21 @@ def _decision(row: Any) -> Decision:
 
 
 async def match_caller(
-    tx: Tx, restaurant_id: int, phone_number: str, occurred_at: dt.datetime, *, lock: bool
+    conn: AsyncConnection, restaurant_id: int, phone_number: str, occurred_at: dt.datetime
 ) -> CallerFacts:
-    """The customer of ``phone_number`` (matched or created) and their reservation; with
-    ``lock``, the caller's decision lock, held until the transaction ends."""
+    """The customer of ``phone_number`` (matched, or created if unknown) and their reservation.
+
+    A statement whose insert met a customer created by a concurrent report after its snapshot
+    began returns no row; the second run's snapshot sees that customer."""
     params = {
         "p_restaurant_id": restaurant_id,
         "p_phone_number": phone_number,
         "c_reservations_from": occurred_at - rules.RESERVATION_LOOKBACK,
         "c_reservations_until": occurred_at + rules.RESERVATION_LOOKAHEAD,
-        "c_lock": lock,
-        "c_lock_key": f"{restaurant_id}:{phone_number}",
     }
-    row = await MATCH_CALLER.fetch_one(tx.conn, params)
+    row = await MATCH_CALLER.fetchrow(conn, params)
+    if row is None:
+        row = await MATCH_CALLER.fetch_one(conn, params)
     return CallerFacts(
         customer_id=row["id"],
         customer_name=row["name"],
@@ -110,15 +118,16 @@ async def record_call(
 
 
 async def decide_call(
-    tx: Tx,
+    conn: AsyncConnection,
     restaurant_id: int,
     event: CallEvent,
     caller_phone_number: str,
     verdict: Verdict,
 ) -> tuple[Decision, Claim]:
-    """One statement: the cooldown check, the call row with ``verdict`` if this report claims
-    the call's decision, and the verdict's message. Returns the row as stored and what the
-    statement found (``Claim``).
+    """One statement: the caller's lock, rules 8 and 9 read again under it, the call row with
+    ``verdict`` if this report claims the call's decision, and the verdict's message. Returns the
+    row as stored and what the statement found (``Claim``). On an autocommit connection the
+    statement is its own transaction; in a ``Tx`` its lock lasts until the commit.
 
     A message the request will send inline is written already leased to it (``sending``,
     attempt 1), so no worker can take it first; if the process dies, the lease expires and a
@@ -133,8 +142,10 @@ async def decide_call(
             "p_customer_id": verdict.customer_id,
             "p_reservation_id": verdict.reservation_id,
             "p_template_type": verdict.template_type.value if verdict.template_type else None,
-            "k_restaurant_id": restaurant_id if verdict.cooldown else None,
-            "k_phone_number": caller_phone_number if verdict.cooldown else None,
+            "k_lock_key": f"{restaurant_id}:{caller_phone_number}" if verdict.cooldown else None,
+            "k_restaurant_id": restaurant_id,
+            "k_customer_id": verdict.customer_id,
+            "k_phone_number": caller_phone_number,
             "k_earliest": earliest,
             "k_latest": latest,
         }
@@ -143,10 +154,10 @@ async def decide_call(
     if verdict.message is not None:
         statement = DECIDE_CALL_AND_ENQUEUE
         params.update(outbox.enqueue_params(verdict.message))
-    row = await statement.fetch_one(tx.conn, params)
+    row = await statement.fetch_one(conn, params)
     decision = _decision(row)
     if row["decision_token"] == claim:
-        found = Claim.COOLED if row["hit"] else Claim.WON
+        found = _FOUND[row["checked"]]
         return replace(decision, message_id=row["message_id"]), found
     return decision, Claim.OPEN if row["decision_token"] is None else Claim.TAKEN
 

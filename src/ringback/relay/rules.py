@@ -202,9 +202,13 @@ def _with(
 
 def final_verdict(verdict: Verdict, claim: Claim) -> Verdict:
     """The verdict as the decision statement stores it for a report that claimed the call or
-    found it decided: rule 1 overrules everything, rule 9 what carries its window."""
+    found it decided: rule 1 overrules everything; rule 8, read again under the caller's lock,
+    and rule 9 overrule what carries the cooldown window."""
     if claim is Claim.TAKEN:
         return Verdict(Outcome.SKIPPED_DUPLICATE)
+    if claim is Claim.SUPPRESSED:
+        assert verdict.cooldown is not None, "only a verdict past rule 8 reads it again"
+        return Verdict(Outcome.SKIPPED_SUPPRESSED, verdict.customer_id, verdict.reservation_id)
     if claim is Claim.COOLED:
         assert verdict.cooldown is not None, "only a verdict past rule 8 checks the cooldown"
         return Verdict(Outcome.SKIPPED_COOLDOWN, verdict.customer_id, verdict.reservation_id)

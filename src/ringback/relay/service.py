@@ -1,9 +1,9 @@
 """RelayService: the one entry point every door calls with a call event (SPEC §3).
 
-A report is one use case in one transaction: ``decide`` runs the rules and the decision
-statement inside the caller's ``Tx``, the caller commits once, and ``complete`` (after the
-commit, outside any transaction) counts the call and sends its message inline. ``handle`` is
-those three steps for a door that writes nothing of its own; a door whose write must commit with
+A report is one use case: the rules and the decision statement, one commit, then ``complete``
+(after the commit, outside any transaction) counts the call and sends its message inline.
+``handle`` is that for a door that writes nothing of its own; a missed report there needs no
+``Tx`` (its decision is one statement, its own transaction). A door whose write must commit with
 the decision (a CCAI move) opens the ``Tx``, writes, calls ``decide``, commits, then ``complete``.
 """
 
@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from ringback.db.tx import Database, Tx
 from ringback.errors import IdempotencyConflict
 from ringback.http.metrics import Metrics, NoMetrics
@@ -22,7 +24,7 @@ from ringback.messages.ports import ClaimedMessage, InlineLease, NewMessage
 from ringback.messages.states import MessageStatus
 from ringback.relay import queries, rules
 from ringback.relay.model import CallEvent, Claim, Decision, Disposition, Outcome, Verdict
-from ringback.relay.phone import PhoneReading, read_number
+from ringback.relay.phone import read_number
 from ringback.tenancy.model import Restaurant
 
 _REPLIED = {MessageStatus.SENT: Outcome.SENT, MessageStatus.FAILED: Outcome.FAILED}
@@ -49,32 +51,43 @@ class RelayService:
         self._metrics = metrics or NoMetrics()
 
     async def handle(self, restaurant: Restaurant, event: CallEvent) -> Decision:
-        """Record the event and, for the first missed notification of its key, decide once."""
-        async with self._database.transaction() as tx:
-            decision = await self.decide(tx, restaurant, event)
-            if decision.outcome is not Outcome.SKIPPED_DUPLICATE:  # a replay writes nothing
+        """Record the event and, for the first missed notification of its key, decide once.
+
+        A missed report runs its two statements on one autocommit connection, each its own
+        transaction: the decision statement takes the caller's lock and commits alone, so no
+        BEGIN or COMMIT round trip and no transaction open between round trips. Any other
+        notification writes several rows that must commit together: one ``Tx``."""
+        if event.disposition is Disposition.MISSED:
+            async with self._database.connection() as conn:
+                decision = await self._decide_missed(conn, restaurant, event)
+        else:
+            async with self._database.transaction() as tx:
+                decision = await self._record(tx, restaurant, event)
                 await tx.commit()
         return await self.complete(restaurant, event, decision)
 
     async def decide(self, tx: Tx, restaurant: Restaurant, event: CallEvent) -> Decision:
-        """The event's statements in ``tx``, which the caller commits; then ``complete``.
+        """The event's statements in ``tx``, which the caller commits with its own write; then
+        ``complete``.
 
         Raises ``IdempotencyConflict`` for a decided key reported with another number.
         """
-        reading = read_number(event.raw_number, restaurant.country)
         if event.disposition is not Disposition.MISSED:
-            return await self._record(tx, restaurant, event, reading)
+            return await self._record(tx, restaurant, event)
+        return await self._decide_missed(tx.conn, restaurant, event)
+
+    async def _decide_missed(
+        self, conn: AsyncConnection, restaurant: Restaurant, event: CallEvent
+    ) -> Decision:
+        """Match the caller, run the rules, then the decision statement (``queries``)."""
+        reading = read_number(event.raw_number, restaurant.country)
         now = self._clock()
         facts = None
         if reading.e164 is not None:
-            # the caller's lock only for a report that may reach the cooldown rule
-            passes = rules.screen(restaurant, event, reading, now) is None
-            facts = await queries.match_caller(
-                tx, restaurant.id, reading.e164, event.occurred_at, lock=passes
-            )
+            facts = await queries.match_caller(conn, restaurant.id, reading.e164, event.occurred_at)
         verdict = self._with_lease(rules.decide(restaurant, event, reading, facts, now), now)
         stored, claim = await queries.decide_call(
-            tx, restaurant.id, event, reading.display, verdict
+            conn, restaurant.id, event, reading.display, verdict
         )
         if claim is Claim.OPEN:  # answered before this missed report: stored, never decided
             return Decision(
@@ -128,10 +141,9 @@ class RelayService:
         )
         return decision
 
-    async def _record(
-        self, tx: Tx, restaurant: Restaurant, event: CallEvent, reading: PhoneReading
-    ) -> Decision:
+    async def _record(self, tx: Tx, restaurant: Restaurant, event: CallEvent) -> Decision:
         """An answered or other call: stored, never decided; an answer cancels and recovers."""
+        reading = read_number(event.raw_number, restaurant.country)
         customer_id = None
         if reading.e164 is not None:
             customer_id = await queries.match_customer(tx, restaurant.id, reading.e164)

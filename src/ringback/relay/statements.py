@@ -1,18 +1,21 @@
 """The relay's statements, built once: SQLAlchemy reuses their compiled form (bench/).
 
-A missed report is decided in at most two statements inside one transaction
-(docs/PERFORMANCE.md):
+A missed report is decided in two statements on one autocommit connection (issue 15: no BEGIN,
+no COMMIT, no transaction held between round trips; docs/PERFORMANCE.md):
 
-1. ``MATCH_CALLER`` (a valid number only) matches or creates the customer, finds their
-   reservation and takes the caller's decision lock;
-2. ``DECIDE_CALL`` / ``DECIDE_CALL_AND_ENQUEUE`` checks the cooldown, then writes the call row
+1. ``MATCH_CALLER`` (a valid number only) matches the customer, creating it only when it is
+   unknown, and finds their reservation. An existing customer is only read: the statement writes
+   nothing and its autocommit costs no WAL flush;
+2. ``DECIDE_CALL`` / ``DECIDE_CALL_AND_ENQUEUE`` takes the caller's lock and checks rules 8 and 9
+   again on a fresh snapshot (``ringback_caller_check``, migration 0009), then writes the call row
    with its decision (claimed once per key by the upsert) and the message with its first events:
-   the call row is written once, not inserted and then updated (every write of it maintains
-   eleven indexes).
+   the call row is written once, not inserted and then updated (every write of it maintains its
+   indexes).
 
 The cooldown check must see every decision committed before the lock was granted; in READ
-COMMITTED a statement sees what was committed when it *began*, so the check belongs to the second
-statement, never to the one that takes the lock.
+COMMITTED a statement sees what was committed when it *began*, so the check runs in the function,
+whose queries each take a new snapshot after the lock. A door that must commit its own write with
+the decision (a CCAI move) runs the same two statements inside its transaction.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     DateTime,
     Select,
     SmallInteger,
@@ -34,7 +36,7 @@ from sqlalchemy import (
     null,
     select,
     true,
-    tuple_,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -43,12 +45,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.dml import Insert, ReturningInsert
 
 from ringback.db.driver import DriverStatement
-from ringback.db.locks import xact_lock
 from ringback.db.tables import (
     call,
     customer,
     customer_suppressed,
-    message,
     reservation,
 )
 from ringback.messages import queries as outbox
@@ -59,6 +59,8 @@ _TS = DateTime(timezone=True)
 # Literal lists, not an expanding IN: those are re-rendered on every execution.
 _ACTIVE = [literal(status, Text) for status in sorted(ACTIVE_RESERVATION_STATUSES)]
 _SPENT = [literal(s.value, Text) for s in (MessageStatus.FAILED, MessageStatus.CANCELLED)]
+# what ``ringback_caller_check`` found (migration 0009)
+CLEAR, COOLED, SUPPRESSED = "clear", "cooled", "suppressed"
 _CALL_COLUMNS = (
     call.c.id,
     call.c.caller_phone_number,
@@ -144,8 +146,32 @@ def _customer_statement() -> ReturningInsert[Any]:
 
 
 def _match_caller_statement() -> Select[Any]:
-    """The caller's customer (matched or created), their reservation and decision lock."""
-    matched = _customer_statement().cte("matched")
+    """The caller's customer and their reservation: an existing customer is only read (no row
+    version, no WAL, no lock), an unknown one is created. Two reports creating the same customer
+    at once: the one whose insert finds the other's row gets no row at all (its snapshot is older
+    than that row) and runs the statement again (``queries.match_caller``)."""
+    restaurant_id = bindparam("p_restaurant_id", type_=BigInteger)
+    phone_number = bindparam("p_phone_number", type_=Text)
+    suppressed = customer_suppressed().label("suppressed")
+    found = (
+        select(customer.c.id, customer.c.name, suppressed)
+        .where(customer.c.restaurant_id == restaurant_id, customer.c.phone_number == phone_number)
+        .cte("found")
+    )
+    created = (
+        pg_insert(customer)
+        .from_select(
+            ["restaurant_id", "phone_number"],
+            select(restaurant_id, phone_number).where(~exists(select(found.c.id))),
+        )
+        .on_conflict_do_nothing(index_elements=[customer.c.restaurant_id, customer.c.phone_number])
+        .returning(customer.c.id, customer.c.name, suppressed)
+        .cte("created")
+    )
+    matched = union_all(
+        select(found.c.id, found.c.name, found.c.suppressed),
+        select(created.c.id, created.c.name, created.c.suppressed),
+    ).cte("matched")
     booked = (
         select(reservation.c.id, reservation.c.start_at, reservation.c.party_size)
         .where(
@@ -160,18 +186,6 @@ def _match_caller_statement() -> Select[Any]:
         .limit(1)
         .cte("booked")
     )
-    locked = (
-        select(xact_lock(bindparam("c_lock_key", type_=Text)).label("held"))
-        .select_from(matched)
-        .where(bindparam("c_lock", type_=Boolean))
-        .cte("locked")
-    )
-    # The rest of the transaction (DECIDE_CALL) runs on a generic plan: its parameters only
-    # pick rows by index, and planning it afresh on every execution, as PostgreSQL otherwise
-    # does, cost more server CPU than executing it (bench/). Ops queries keep custom plans.
-    tuned = select(
-        func.set_config("plan_cache_mode", "force_generic_plan", true()).label("mode")
-    ).cte("tuned")
     return (
         select(
             matched.c.id,
@@ -180,8 +194,6 @@ def _match_caller_statement() -> Select[Any]:
             booked.c.id.label("reservation_id"),
             booked.c.start_at,
             booked.c.party_size,
-            select(func.count()).select_from(locked).scalar_subquery().label("locks"),
-            select(tuned.c.mode).scalar_subquery().label("plan_cache_mode"),
         )
         .select_from(matched)
         .outerjoin(booked, true())
@@ -193,46 +205,36 @@ def _decide_call_statement(*, enqueue: bool) -> Select[Any]:
     message and its first timeline events: the call row is written once.
 
     The row of ``(restaurant, source, external_id)`` may exist (a replay, a CCAI call, a Zoho
-    ``ringing``): the decision is written only if it is still open, as in ``RECORD_CALL``. The
-    cooldown parameters are null when the verdict never reached rule 9: nothing matches then.
-    The call itself has no message yet, so the window needs no self-exclusion.
+    ``ringing``): the decision is written only if it is still open, as in ``RECORD_CALL``, and a
+    row already decided keeps every column (a replay changes nothing it stored). The cooldown
+    parameters are null when the verdict never reached rule 9: no lock, no check then. The call
+    itself has no message yet, so the window needs no self-exclusion.
 
     A message sent inline is written already leased: that is its claim (SPEC §3, suppression at
-    send time). It needs no check of its own: ``MATCH_CALLER``'s upsert holds the customer's row
-    lock until this transaction commits, so every opt-out or bad-actor flag (all of them write
-    that row) either committed before rule 8 read it or waits until the lease is taken.
+    send time). It needs no check of its own: ``ringback_caller_check`` reads the customer's row
+    ``FOR SHARE`` and holds that lock until the statement commits, so every opt-out or bad-actor
+    flag (all of them write that row) either committed before rule 8 read it or waits until the
+    lease is taken.
     """
-    phone = bindparam("k_phone_number", type_=Text)
-    # The window is written as row comparisons on (caller_phone_number, occurred_at), not as
-    # plain bounds on occurred_at: only an index whose columns run restaurant_id,
-    # caller_phone_number, occurred_at can take them as bounds. This statement runs on a generic
-    # plan, made once per connection and kept; with bare bounds, a plan made while the table is
-    # small or has no statistics costs ix_call_ops_time (restaurant_id, occurred_at, id) the same
-    # and may pick it, and then reads every call of the restaurant in the window, filtering the
-    # number row by row: O(calls) per report for the connection's lifetime (issue 15). Now
-    # ix_call_ops_time can only use restaurant_id, so the phone index's bounds are a strict
-    # superset of any other index's and it wins whatever the statistics say: the probe reads
-    # the caller's own calls in the window and nothing else (tests/relay/test_plans.py).
-    in_window = (
-        tuple_(call.c.caller_phone_number, call.c.occurred_at)
-        > tuple_(phone, bindparam("k_earliest", type_=_TS))
-    ) & (
-        tuple_(call.c.caller_phone_number, call.c.occurred_at)
-        < tuple_(phone, bindparam("k_latest", type_=_TS))
+    # rules 8 and 9 under the caller's lock, on a snapshot taken after it (migration 0009);
+    # only for a verdict that passed rule 8 (its cooldown parameters are set), else "clear"
+    lock_key = bindparam("k_lock_key", type_=Text)
+    check = case(
+        (lock_key.is_(None), literal(CLEAR, Text)),
+        else_=func.ringback_caller_check(
+            lock_key,
+            bindparam("k_restaurant_id", type_=BigInteger),
+            bindparam("k_customer_id", type_=BigInteger),
+            bindparam("k_phone_number", type_=Text),
+            bindparam("k_earliest", type_=_TS),
+            bindparam("k_latest", type_=_TS),
+            type_=Text,
+        ),
     )
-    window = (
-        select(literal(1))
-        .select_from(call.join(message, message.c.call_id == call.c.id))
-        .where(
-            call.c.restaurant_id == bindparam("k_restaurant_id", type_=BigInteger),
-            call.c.caller_phone_number == phone,
-            in_window,
-            message.c.status.not_in(_SPENT),
-        )
-        .limit(1)
-    )
-    cooling = select(exists(window).label("hit")).cte("cooling")
-    hit = cooling.c.hit
+    cooling = select(check.label("checked")).cte("cooling")
+    hit = cooling.c.checked == literal(COOLED, Text)
+    barred = cooling.c.checked == literal(SUPPRESSED, Text)
+    clear = cooling.c.checked == literal(CLEAR, Text)
     token = bindparam("p_decision_token", type_=UUID(as_uuid=True))
     values = select(
         bindparam("p_restaurant_id", type_=BigInteger),
@@ -248,12 +250,13 @@ def _decide_call_statement(*, enqueue: bool) -> Select[Any]:
         token,
         bindparam("p_decided_at", type_=_TS),
         case(
+            (barred, literal(Outcome.SKIPPED_SUPPRESSED.value, Text)),
             (hit, literal(Outcome.SKIPPED_COOLDOWN.value, Text)),
             else_=bindparam("p_outcome", type_=Text),
         ),
         bindparam("p_customer_id", type_=BigInteger),
         bindparam("p_reservation_id", type_=BigInteger),
-        case((hit, null()), else_=bindparam("p_template_type", type_=Text)),
+        case((clear, bindparam("p_template_type", type_=Text)), else_=null()),
     ).select_from(cooling)
     new = pg_insert(call).from_select(
         [
@@ -263,6 +266,7 @@ def _decide_call_statement(*, enqueue: bool) -> Select[Any]:
         ],
         values,
     )  # fmt: skip
+    undecided = call.c.decision_token.is_(None)
     recorded = (
         _on_conflict_keep_decision(
             new,
@@ -271,19 +275,24 @@ def _decide_call_statement(*, enqueue: bool) -> Select[Any]:
             "customer_id",
             "reservation_id",
             "template_type",
+            also={
+                "updated_at": case((undecided, func.now()), else_=call.c.updated_at),
+                "details": case(
+                    (undecided, call.c.details.op("||")(new.excluded.details)),
+                    else_=call.c.details,
+                ),
+            },
         )
         .returning(*_CALL_COLUMNS)
         .cte("recorded")
     )
     claimed = recorded.c.decision_token == token
-    columns = (*recorded.c, (claimed & hit).label("hit"))
+    columns = (*recorded.c, cooling.c.checked)
     if not enqueue:
         return select(*columns, null().label("message_id")).select_from(
             recorded.join(cooling, true())
         )
-    created, logged = outbox.enqueue(
-        recorded.c.id, recorded.join(cooling, true()), claimed, hit.is_(False)
-    )
+    created, logged = outbox.enqueue(recorded.c.id, recorded.join(cooling, true()), claimed, clear)
     return (
         select(*columns, created.c.id.label("message_id"))
         .select_from(recorded.join(cooling, true()).outerjoin(created, true()))
