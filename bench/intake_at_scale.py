@@ -42,7 +42,6 @@ from typing import Any
 import asyncpg
 import httpx
 import respx
-from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from tests.graphmock import GRAPH_MOCKER
 
@@ -151,10 +150,7 @@ class Intake:
         )
         self.container = await build_container(settings, start_worker=False)
 
-        def on_connect(dbapi_connection: Any, _: Any) -> None:
-            dbapi_connection.driver_connection.add_query_logger(self._log)
-
-        event.listen(self.container.engine.sync_engine, "connect", on_connect)
+        self.container.database.add_query_logger(self._log)
         self.graph = respx.mock(base_url=GRAPH, using=GRAPH_MOCKER)
         router = self.graph.__enter__()
         router.post(path__regex=r"/[^/]+/messages").mock(side_effect=self._graph_ok)

@@ -12,8 +12,10 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ringback.db.driver import DriverPoolOptions
 from ringback.db.engine import build_engine
 from ringback.db.notifications import Listener
 from ringback.db.tx import Database
@@ -77,7 +79,20 @@ class Container:
         if self.listener is not None:
             await self.listener.aclose()
         await self.http.aclose()
-        await self.engine.dispose()
+        await self.database.dispose()
+
+
+def driver_pool_options(settings: Settings) -> DriverPoolOptions:
+    """The hot path's asyncpg pool (``db/driver.py``): as large as the engine's, same timeouts."""
+    assert settings.database_url, "DATABASE_URL is not set"
+    url = make_url(settings.database_url).set(drivername="postgresql")
+    return DriverPoolOptions(
+        dsn=url.render_as_string(hide_password=False),
+        size=settings.db_pool_size,
+        acquire_timeout=settings.db_pool_timeout_seconds,
+        connect_timeout=settings.db_connect_timeout_seconds,
+        command_timeout=settings.db_statement_timeout_seconds,
+    )
 
 
 _GRAPH_CONNECTIONS = 100
@@ -129,7 +144,7 @@ async def build_container(
     lookup reads the database."""
     metrics = metrics or NoMetrics()
     engine = build_engine(settings)
-    database = Database(engine)
+    database = Database(engine, driver_pool_options(settings))
     http = build_http_client(settings)
     dispatcher = Dispatcher(
         SqlOutbox(database, metrics=metrics),

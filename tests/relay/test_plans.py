@@ -25,7 +25,6 @@ import asyncpg
 import httpx
 import pytest
 import respx
-from sqlalchemy import event
 
 from ringback.app import create_app
 from ringback.bootstrap import build_container
@@ -94,10 +93,7 @@ async def statements_of_a_report(url: str) -> list[Statement]:
 
     container = await build_container(make_settings(url), start_worker=False)
 
-    def on_connect(dbapi_connection: Any, _: Any) -> None:
-        dbapi_connection.driver_connection.add_query_logger(log)
-
-    event.listen(container.engine.sync_engine, "connect", on_connect)
+    container.database.add_query_logger(log)
     headers = {"Authorization": f"Bearer {tokens[TokenKind.PARTNER]}"}
     try:
         transport = httpx.ASGITransport(app=create_app(container.settings, container))

@@ -18,7 +18,6 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from sqlalchemy import event
 
 from ringback.app import create_app
 from ringback.bootstrap import Container, build_container
@@ -44,10 +43,7 @@ class Statements:
             self.seen.append(" ".join(str(record.query).split())[:50])
 
     def watch(self, container: Container) -> None:
-        def on_connect(dbapi_connection: Any, _: Any) -> None:
-            dbapi_connection.driver_connection.add_query_logger(self.log)
-
-        event.listen(container.engine.sync_engine, "connect", on_connect)
+        container.database.add_query_logger(self.log)
 
 
 @pytest.fixture

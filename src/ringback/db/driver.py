@@ -1,4 +1,5 @@
-"""DriverStatement: a Core statement compiled once, run by asyncpg itself on the hot path.
+"""DriverStatement: a Core statement compiled once, run by asyncpg itself on the hot path; and
+DriverPool, the pool of asyncpg connections those statements run on outside a ``Tx``.
 
 SQLAlchemy's execution layer (parameter processing, greenlet switches, result proxies) costs
 more CPU per statement than the round trip it makes: for the few statements every report runs
@@ -6,14 +7,22 @@ more CPU per statement than the round trip it makes: for the few statements ever
 (docs/PERFORMANCE.md). These statements stay SQLAlchemy Core, compiled once by the asyncpg
 dialect, and run on the driver connection *under* SQLAlchemy's connection: same pool, same
 transaction, same timeouts. Driver errors are translated as ``errors.py`` translates SQLAlchemy's.
+
+Outside a transaction they run on a ``DriverPool`` connection (``Database.driver()``): checking a
+connection out of SQLAlchemy's async pool and back costs about 0.22 ms of CPU (two greenlet
+switches, a shielded task on close), asyncpg's own pool with no reset round trip a fraction of
+that, and a report takes two (issue 15, docs/PERFORMANCE.md). Connections come back to it outside
+any transaction (every statement run on them is its own), so there is nothing to reset.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 import asyncpg
 from sqlalchemy import JSON
@@ -27,6 +36,8 @@ from ringback.db.errors import translate
 from ringback.errors import DatabaseUnavailable
 
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
+Conn: TypeAlias = AsyncConnection | asyncpg.Connection
+"""Where a DriverStatement runs: SQLAlchemy's connection (a ``Tx``'s) or a DriverPool one."""
 _CLIENT_ERRORS = (asyncpg.InterfaceError, asyncpg.InternalClientError)
 
 
@@ -59,30 +70,36 @@ class DriverStatement:
             args.append(value)
         return args
 
-    async def fetch(self, conn: AsyncConnection, params: Mapping[str, Any]) -> list[asyncpg.Record]:
+    async def fetch(self, conn: Conn, params: Mapping[str, Any]) -> list[asyncpg.Record]:
+        if not isinstance(conn, AsyncConnection):
+            async with guarded_driver():
+                found: list[asyncpg.Record] = await conn.fetch(self.sql, *self._args(params))
+            return found
         driver = await driver_of(conn)
         async with guarded(conn, self.sql):
             rows: list[asyncpg.Record] = await driver.fetch(self.sql, *self._args(params))
         return rows
 
-    async def fetchrow(
-        self, conn: AsyncConnection, params: Mapping[str, Any]
-    ) -> asyncpg.Record | None:
+    async def fetchrow(self, conn: Conn, params: Mapping[str, Any]) -> asyncpg.Record | None:
         rows = await self.fetch(conn, params)
         return rows[0] if rows else None
 
-    async def fetch_one(self, conn: AsyncConnection, params: Mapping[str, Any]) -> asyncpg.Record:
+    async def fetch_one(self, conn: Conn, params: Mapping[str, Any]) -> asyncpg.Record:
         """Run a statement that returns exactly one row (an upsert's RETURNING, a select of
         aggregates)."""
         row = await self.fetchrow(conn, params)
         assert row is not None, "the statement returns one row"
         return row
 
-    async def execute(self, conn: AsyncConnection, params: Mapping[str, Any]) -> int:
+    async def execute(self, conn: Conn, params: Mapping[str, Any]) -> int:
         """Run a statement that returns no rows; the number of rows it wrote."""
-        driver = await driver_of(conn)
-        async with guarded(conn, self.sql):
-            status: str = await driver.execute(self.sql, *self._args(params))
+        if not isinstance(conn, AsyncConnection):
+            async with guarded_driver():
+                status: str = await conn.execute(self.sql, *self._args(params))
+        else:
+            driver = await driver_of(conn)
+            async with guarded(conn, self.sql):
+                status = await driver.execute(self.sql, *self._args(params))
         count = status.rsplit(" ", 1)[-1]
         return int(count) if count.isdigit() else 0
 
@@ -109,6 +126,85 @@ async def guarded(conn: AsyncConnection, sql: str) -> AsyncIterator[None]:
         if translated is not None:
             raise translated from exc
         raise
+
+
+@contextlib.asynccontextmanager
+async def guarded_driver() -> AsyncIterator[None]:
+    """``guarded`` for a DriverPool connection: a connection left mid-protocol needs no
+    invalidating, asyncpg's pool closes or waits out a broken or cancelled one on release."""
+    try:
+        yield
+    except asyncpg.PostgresError as exc:
+        raise (translate(exc) or DBAPIError("", None, exc)) from exc
+    except _CLIENT_ERRORS as exc:
+        raise DatabaseUnavailable(type(exc).__name__) from exc
+    except Exception as exc:
+        translated = translate(exc)
+        if translated is None:
+            raise
+        raise translated from exc
+
+
+async def _no_reset(_: asyncpg.Connection) -> None:
+    """Connections come back outside any transaction (asyncpg rolls back one left open)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DriverPoolOptions:
+    dsn: str
+    size: int
+    acquire_timeout: float
+    connect_timeout: float
+    command_timeout: float
+
+
+class DriverPool:
+    """asyncpg's pool, opened on first use (on the event loop that uses it), closed by
+    ``close``. Acquiring waits ``acquire_timeout`` for a free connection, like SQLAlchemy's."""
+
+    def __init__(self, options: DriverPoolOptions) -> None:
+        self._options = options
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
+        self.query_loggers: list[Callable[[Any], None]] = []
+
+    async def _init(self, conn: asyncpg.Connection) -> None:
+        for log in self.query_loggers:
+            conn.add_query_logger(log)
+
+    async def _opened(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._opening:
+                if self._pool is None:
+                    o = self._options
+                    self._pool = await asyncpg.create_pool(
+                        o.dsn,
+                        min_size=0,
+                        max_size=o.size,
+                        timeout=o.connect_timeout,
+                        command_timeout=o.command_timeout,
+                        server_settings={"application_name": "ringback"},
+                        reset=_no_reset,
+                        init=self._init,
+                    )
+        return self._pool
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        try:
+            pool = await self._opened()
+            async with pool.acquire(timeout=self._options.acquire_timeout) as conn:
+                yield conn
+        except Exception as exc:  # refused, timed out, starting up: the tree's exception
+            translated = translate(exc)
+            if translated is None or translated is exc:
+                raise
+            raise translated from exc
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
 
 
 async def driver_of(conn: AsyncConnection) -> Any:

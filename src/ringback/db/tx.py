@@ -10,6 +10,10 @@
   (``await tx.conn.execute(...)``) belong to the same transaction.
 - ``async with db.connection() as conn:`` — a connection in autocommit: each statement is its own
   transaction. For reads and for one-statement writes, which then cost no BEGIN/COMMIT round trips.
+- ``async with db.driver() as conn:`` — an autocommit connection of asyncpg's own pool
+  (``driver.DriverPool``), for ``DriverStatement``s only: the hot path's statements outside a
+  transaction (a report's decision, a send's record), without SQLAlchemy's checkout cost. A
+  ``Database`` made without pool options lends the driver connection under ``connection()``.
 
 A connection whose state is unknown after an error (lost, timed out, cancelled mid-protocol) is
 invalidated, never handed out again. Driver and pool errors that escape either block are raised
@@ -19,13 +23,15 @@ error (a constraint violation, a bug) is raised as it is.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
+import asyncpg
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ringback.db.driver import driver_of, guarded
+from ringback.db.driver import DriverPool, DriverPoolOptions, driver_of, guarded
 from ringback.db.errors import translate
 
 
@@ -77,8 +83,9 @@ def _translated() -> Iterator[None]:
 class Database:
     """Transactions and autocommit connections on one engine."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, driver_pool: DriverPoolOptions | None = None) -> None:
         self.engine = engine
+        self._driver_pool = DriverPool(driver_pool) if driver_pool is not None else None
         if engine.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
             engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._autocommit = engine
@@ -113,5 +120,33 @@ class Database:
             async with self._autocommit.connect() as conn:
                 yield conn
 
+    @asynccontextmanager
+    async def driver(self) -> AsyncIterator[asyncpg.Connection]:
+        if self._driver_pool is not None:
+            async with self._driver_pool.acquire() as conn:
+                yield conn
+            return
+        async with self.connection() as lent:
+            raw = await driver_of(lent)
+            try:
+                yield raw
+            except BaseException as exc:
+                if not isinstance(exc, Exception) or translate(exc) is not None:
+                    await lent.invalidate()  # lost, cancelled mid-protocol: never reused
+                raise
+
+    def add_query_logger(self, log: Callable[[Any], None]) -> None:
+        """asyncpg's query logger on every connection either pool opens from now on (benchmarks
+        and tests count a report's statements with it)."""
+
+        def on_connect(dbapi_connection: Any, _: Any) -> None:
+            dbapi_connection.driver_connection.add_query_logger(log)
+
+        event.listen(self.engine.sync_engine, "connect", on_connect)
+        if self._driver_pool is not None:
+            self._driver_pool.query_loggers.append(log)
+
     async def dispose(self) -> None:
+        if self._driver_pool is not None:
+            await self._driver_pool.close()
         await self.engine.dispose()

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import DateTime, Text, bindparam
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ringback.db.driver import DriverStatement
+from ringback.db.driver import Conn, DriverStatement
 from ringback.db.locks import xact_lock
 from ringback.db.tx import Database
 from ringback.http.metrics import Metrics, NoMetrics
@@ -104,7 +103,7 @@ class SqlOutbox:
         statement, looks for kept receipts on a snapshot taken after the lock: whichever of the
         two comes second sees the other's committed work, so no receipt is lost between them.
         """
-        async with self._db.connection() as conn:
+        async with self._db.driver() as conn:
             row = await _MARK_SENT.fetchrow(
                 conn,
                 _params(
@@ -137,7 +136,7 @@ class SqlOutbox:
     async def mark_retry(
         self, held: ClaimedMessage, error: str, next_attempt_at: dt.datetime
     ) -> bool:
-        async with self._db.connection() as conn:
+        async with self._db.driver() as conn:
             return await _move(
                 conn, _MARK_RETRY, held, None, p_error=error, p_due=next_attempt_at, p_detail=error
             )
@@ -145,12 +144,12 @@ class SqlOutbox:
     async def mark_failed(
         self, held: ClaimedMessage, error: str, reply: CallReply | None = None
     ) -> bool:
-        async with self._db.connection() as conn:
+        async with self._db.driver() as conn:
             return await _move(conn, _MARK_FAILED, held, reply, p_error=error, p_detail=error)
 
 
 async def _move(
-    conn: AsyncConnection,
+    conn: Conn,
     statement: DriverStatement,
     held: ClaimedMessage,
     reply: CallReply | None,

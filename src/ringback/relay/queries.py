@@ -9,8 +9,8 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import func, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ringback.db.driver import Conn
 from ringback.db.tables import call
 from ringback.db.tx import Tx
 from ringback.messages import queries as outbox
@@ -75,7 +75,7 @@ def _decision(row: Any) -> Decision:
 
 
 async def match_caller(
-    conn: AsyncConnection, restaurant_id: int, phone_number: str, occurred_at: dt.datetime
+    conn: Conn, restaurant_id: int, phone_number: str, occurred_at: dt.datetime
 ) -> CallerFacts:
     """The customer of ``phone_number`` (matched, or created if unknown) and their reservation.
 
@@ -118,7 +118,7 @@ async def record_call(
 
 
 async def decide_call(
-    conn: AsyncConnection,
+    conn: Conn,
     restaurant_id: int,
     event: CallEvent,
     caller_phone_number: str,

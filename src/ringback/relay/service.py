@@ -14,8 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
+from ringback.db.driver import Conn
 from ringback.db.tx import Database, Tx
 from ringback.errors import IdempotencyConflict
 from ringback.http.metrics import Metrics, NoMetrics
@@ -58,7 +57,7 @@ class RelayService:
         BEGIN or COMMIT round trip and no transaction open between round trips. Any other
         notification writes several rows that must commit together: one ``Tx``."""
         if event.disposition is Disposition.MISSED:
-            async with self._database.connection() as conn:
+            async with self._database.driver() as conn:
                 decision = await self._decide_missed(conn, restaurant, event)
         else:
             async with self._database.transaction() as tx:
@@ -77,7 +76,7 @@ class RelayService:
         return await self._decide_missed(tx.conn, restaurant, event)
 
     async def _decide_missed(
-        self, conn: AsyncConnection, restaurant: Restaurant, event: CallEvent
+        self, conn: Conn, restaurant: Restaurant, event: CallEvent
     ) -> Decision:
         """Match the caller, run the rules, then the decision statement (``queries``)."""
         reading = read_number(event.raw_number, restaurant.country)
