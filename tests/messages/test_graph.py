@@ -16,7 +16,7 @@ import pytest
 import respx
 from fastapi import FastAPI
 
-from ringback.bootstrap import build_http_client
+from ringback.bootstrap import build_graph_transport
 from ringback.messages.graph import WhatsAppCloudSender
 from ringback.messages.ports import ClaimedMessage
 from ringback.messages.sandbox import router as sandbox_router
@@ -65,8 +65,8 @@ def graph() -> respx.MockRouter:
 @pytest.fixture
 async def sender(graph: respx.MockRouter) -> AsyncIterator[WhatsAppCloudSender]:
     transport = httpx.MockTransport(graph.async_handler)
-    async with httpx.AsyncClient(timeout=2, transport=transport) as client:
-        yield WhatsAppCloudSender(client, BASE)
+    async with transport:
+        yield WhatsAppCloudSender(transport, BASE, httpx.Timeout(2))
 
 
 # --- the request ---------------------------------------------------------------------------------
@@ -143,8 +143,8 @@ class _CookieSettingGraph(http.server.BaseHTTPRequestHandler):
 
 
 async def test_a_cookie_the_graph_api_sets_is_never_sent_with_another_request() -> None:
-    """The service's one client (bootstrap.build_http_client) serves every restaurant; httpx and
-    the aiohttp session under it both must forget cookies. A real socket: respx would stand in
+    """The service's one transport (bootstrap.build_graph_transport) serves every restaurant:
+    the aiohttp session under it must forget cookies. A real socket: respx would stand in
     for the aiohttp layer."""
     _CookieSettingGraph.cookies_seen = []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CookieSettingGraph)
@@ -153,8 +153,8 @@ async def test_a_cookie_the_graph_api_sets_is_never_sent_with_another_request() 
     try:
         # a host name: aiohttp keeps no cookie of an IP-address host, whatever its jar
         base = f"http://localhost:{server.server_address[1]}/v21.0"
-        async with build_http_client(Settings(_env_file=None)) as client:
-            sender = WhatsAppCloudSender(client, base)
+        async with build_graph_transport(Settings(_env_file=None)) as transport:
+            sender = WhatsAppCloudSender(transport, base)
             first = await sender.send(claimed(access_token="token-of-restaurant-a"))
             second = await sender.send(claimed(access_token="token-of-restaurant-b"))
     finally:
@@ -177,8 +177,7 @@ async def test_base_url_with_a_trailing_slash_gives_the_same_endpoint(
     graph: respx.MockRouter,
 ) -> None:
     route = graph.post(f"/{PHONE_NUMBER_ID}/messages").mock(return_value=accepted())
-    async with httpx.AsyncClient(transport=httpx.MockTransport(graph.async_handler)) as client:
-        await WhatsAppCloudSender(client, BASE + "/").send(claimed())
+    await WhatsAppCloudSender(httpx.MockTransport(graph.async_handler), BASE + "/").send(claimed())
     assert str(route.calls.last.request.url) == ENDPOINT
 
 
@@ -338,18 +337,24 @@ async def test_long_graph_error_messages_are_cut_to_300_characters(
 
 
 @pytest.fixture
-async def sandbox_client() -> AsyncIterator[httpx.AsyncClient]:
+def sandbox_transport() -> httpx.ASGITransport:
     app = FastAPI()
     app.include_router(sandbox_router, prefix="/_sandbox/graph")
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
+    return httpx.ASGITransport(app=app)
+
+
+@pytest.fixture
+async def sandbox_client(
+    sandbox_transport: httpx.ASGITransport,
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=sandbox_transport, base_url="http://sandbox") as client:
         yield client
 
 
 async def test_sandbox_accepts_the_senders_message_like_the_graph_api(
-    sandbox_client: httpx.AsyncClient,
+    sandbox_transport: httpx.ASGITransport,
 ) -> None:
-    sender = WhatsAppCloudSender(sandbox_client, "http://sandbox/_sandbox/graph/v21.0")
+    sender = WhatsAppCloudSender(sandbox_transport, "http://sandbox/_sandbox/graph/v21.0")
     first = await sender.send(claimed())
     second = await sender.send(claimed())
     assert first.provider_message_id is not None
@@ -373,9 +378,9 @@ async def test_sandbox_answers_with_the_graph_reply_shape(
 
 
 async def test_sandbox_logs_the_message_but_never_the_access_token(
-    sandbox_client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    sandbox_transport: httpx.ASGITransport, caplog: pytest.LogCaptureFixture
 ) -> None:
-    sender = WhatsAppCloudSender(sandbox_client, "http://sandbox/_sandbox/graph/v21.0")
+    sender = WhatsAppCloudSender(sandbox_transport, "http://sandbox/_sandbox/graph/v21.0")
     with caplog.at_level(logging.INFO, logger="ringback.sandbox"):
         result = await sender.send(claimed())
     records = [r for r in caplog.records if r.name == "ringback.sandbox"]

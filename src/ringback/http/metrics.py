@@ -73,6 +73,7 @@ class PrometheusMetrics:
             buckets=_HTTP_BUCKETS,
             registry=r,
         )
+        self._http_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> PrometheusMetrics:
@@ -94,8 +95,18 @@ class PrometheusMetrics:
 
     # The HTTP edge.
     def http_observed(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.http_requests.labels(route, method, str(status)).inc()
-        self.http_duration.labels(route, method).observe(seconds)
+        # the children of one (route, method, status) looked up once: ``labels`` validates and
+        # locks on every call, and every request counts itself
+        key = (route, method, status)
+        children = self._http_children.get(key)
+        if children is None:
+            children = self._http_children[key] = (
+                self.http_requests.labels(route, method, str(status)),
+                self.http_duration.labels(route, method),
+            )
+        counted, timed = children
+        counted.inc()
+        timed.observe(seconds)
 
     def exposition(self, outbox_depth: int, outbox_oldest_age: float) -> bytes:
         if self.multiprocess_dir:
