@@ -8,10 +8,11 @@ import json
 import random
 from collections.abc import AsyncIterator, Iterator
 
+import asyncpg
 import httpx
 import pytest
 import respx
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from ringback.bootstrap import Container, build_container
 from ringback.db.tables import call, customer, message
@@ -19,6 +20,7 @@ from ringback.relay import queries, rules
 from ringback.relay.model import CallEvent, Claim, Direction, Disposition, Outcome, Source
 from ringback.relay.phone import read_number
 from tests.conftest import GRAPH_BASE, MakeRestaurant, make_settings, random_mobile
+from tests.databases import asyncpg_dsn
 from tests.graphmock import GRAPH_MOCKER
 from tests.waits import SLOW_MACHINE_SECONDS
 
@@ -298,7 +300,9 @@ async def test_an_opt_out_between_the_match_and_the_decision_suppresses_the_repo
     assert reading.e164 is not None
     now = dt.datetime.now(dt.UTC)
     async with container.database.connection() as conn:
+        await conn.execute(insert(customer).values(restaurant_id=tenant.id, phone_number=number))
         facts = await queries.match_caller(conn, tenant.id, reading.e164, event.occurred_at)
+        assert facts.customer_id is not None
         assert not facts.suppressed
         await conn.execute(
             update(customer).where(customer.c.id == facts.customer_id).values(opted_out_at=now)
@@ -315,3 +319,43 @@ async def test_an_opt_out_between_the_match_and_the_decision_suppresses_the_repo
             await conn.execute(select(call.c.outcome).where(call.c.id == stored.call_id))
         ).scalar_one()
     assert outcome == Outcome.SKIPPED_SUPPRESSED.value
+
+
+WAITING_FOR_THE_CALLERS_LOCK = """
+SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+"""
+
+
+async def test_a_new_callers_report_takes_the_callers_lock_before_the_customers_row(
+    wide: Container, database_url: str, make_restaurant: MakeRestaurant, graph: respx.MockRouter
+) -> None:
+    """Lock order: the caller's lock, then the customer's row. A report holding the caller's
+    lock may wait on the customer's row (its check reads it FOR SHARE); a report of a new caller
+    that created the row first and then waited for the lock would deadlock with it. Here the
+    lock is held while the report runs: the report must wait for it before it writes the
+    customer, so the holder can still create that customer and commit."""
+    tenant = await make_restaurant()
+    number = random_mobile()
+    holder = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        async with holder.transaction():
+            await holder.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{tenant.id}:{number}"
+            )
+            report = asyncio.create_task(
+                wide.relay.handle(tenant.restaurant, missed(number, "waits-for-the-lock"))
+            )
+            async with asyncio.timeout(SLOW_MACHINE_SECONDS):  # until the report waits
+                while not await holder.fetchval(WAITING_FOR_THE_CALLERS_LOCK):
+                    assert not report.done(), report
+                    await asyncio.sleep(0.05)
+            made = await holder.fetchval(
+                "INSERT INTO customer (restaurant_id, phone_number) VALUES ($1, $2) RETURNING id",
+                tenant.id,
+                number,
+            )
+        decision = await asyncio.wait_for(report, SLOW_MACHINE_SECONDS)
+    finally:
+        await holder.close()
+    assert decision.outcome is Outcome.SENT
+    assert decision.customer_id == made

@@ -16,7 +16,8 @@ from ringback.tenancy.model import Template
 @dataclass(frozen=True, slots=True)
 class NewMessage:
     restaurant_id: int
-    customer_id: int
+    customer_id: int | None
+    """None for a customer the decision statement creates (it writes that id)."""
     to_phone_number: str
     template_type: TemplateType
     template: Template

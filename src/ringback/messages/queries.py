@@ -241,21 +241,27 @@ def _held_move(
 
 
 def enqueue(
-    call_id: ColumnElement[int], origin: FromClause, *where: ColumnElement[bool]
+    call_id: ColumnElement[int],
+    origin: FromClause,
+    *where: ColumnElement[bool],
+    customer_id: ColumnElement[int] | None = None,
 ) -> tuple[CTE, CTE]:
     """The message of a decided call with its first timeline events, for the relay's decision
     statement: returns the CTE of the new message (``id``) and that of its events, which the
     decision statement must add (``add_cte``) for them to be written.
 
     Each row of ``origin`` that ``where`` keeps writes one message; its values are the
-    parameters of ``enqueue_params``. A message the request sends inline is written already
+    parameters of ``enqueue_params``, but for ``customer_id`` when the statement gives it (a
+    customer it creates itself). A message the request sends inline is written already
     leased (the claim at birth): its timeline shows ``queued`` then ``sending``.
     """
     values = (
         select(
             bindparam("m_restaurant_id", type_=BigInteger),
             call_id,
-            bindparam("m_customer_id", type_=BigInteger),
+            customer_id
+            if customer_id is not None
+            else bindparam("m_customer_id", type_=BigInteger),
             bindparam("m_to", type_=Text),
             bindparam("m_template_type", type_=Text),
             bindparam("m_template_name", type_=Text),

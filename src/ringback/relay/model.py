@@ -98,10 +98,11 @@ class CallEvent:
 
 @dataclass(frozen=True, slots=True)
 class CallerFacts:
-    """What the database knows of a valid reported number (SPEC §3): its customer, matched or
-    created, and their reservation of the window, if any."""
+    """What the database knows of a valid reported number (SPEC §3): its customer, and their
+    reservation of the window, if any. ``customer_id`` is None for a number that is not a
+    customer yet: the decision statement creates it (name unknown, not suppressed, no booking)."""
 
-    customer_id: int
+    customer_id: int | None
     customer_name: str | None
     suppressed: bool
     """Opted out or flagged a bad actor (rule 8)."""

@@ -77,10 +77,8 @@ def _decision(row: Any) -> Decision:
 async def match_caller(
     conn: Conn, restaurant_id: int, phone_number: str, occurred_at: dt.datetime
 ) -> CallerFacts:
-    """The customer of ``phone_number`` (matched, or created if unknown) and their reservation.
-
-    A statement whose insert met a customer created by a concurrent report after its snapshot
-    began returns no row; the second run's snapshot sees that customer."""
+    """The customer of ``phone_number`` and their reservation, read only; a number that is not a
+    customer yet has facts without a customer (the decision statement creates it)."""
     params = {
         "p_restaurant_id": restaurant_id,
         "p_phone_number": phone_number,
@@ -89,7 +87,7 @@ async def match_caller(
     }
     row = await MATCH_CALLER.fetchrow(conn, params)
     if row is None:
-        row = await MATCH_CALLER.fetch_one(conn, params)
+        return CallerFacts(customer_id=None, customer_name=None, suppressed=False)
     return CallerFacts(
         customer_id=row["id"],
         customer_name=row["name"],
@@ -123,11 +121,14 @@ async def decide_call(
     event: CallEvent,
     caller_phone_number: str,
     verdict: Verdict,
+    new_customer_phone: str | None = None,
 ) -> tuple[Decision, Claim]:
     """One statement: the caller's lock, rules 8 and 9 read again under it, the call row with
     ``verdict`` if this report claims the call's decision, and the verdict's message. Returns the
     row as stored and what the statement found (``Claim``). On an autocommit connection the
-    statement is its own transaction; in a ``Tx`` its lock lasts until the commit.
+    statement is its own transaction; in a ``Tx`` its lock lasts until the commit. With
+    ``new_customer_phone`` (the match found no customer) it creates the customer first, and the
+    call, the message and the checks take that customer (``Decision.customer_id``).
 
     A message the request will send inline is written already leased to it (``sending``,
     attempt 1), so no worker can take it first; if the process dies, the lease expires and a
@@ -142,6 +143,7 @@ async def decide_call(
             "p_customer_id": verdict.customer_id,
             "p_reservation_id": verdict.reservation_id,
             "p_template_type": verdict.template_type.value if verdict.template_type else None,
+            "k_new_customer_phone": new_customer_phone,
             "k_lock_key": f"{restaurant_id}:{caller_phone_number}" if verdict.cooldown else None,
             "k_restaurant_id": restaurant_id,
             "k_customer_id": verdict.customer_id,

@@ -85,8 +85,14 @@ class RelayService:
         if reading.e164 is not None:
             facts = await queries.match_caller(conn, restaurant.id, reading.e164, event.occurred_at)
         verdict = self._with_lease(rules.decide(restaurant, event, reading, facts, now), now)
+        new_customer = facts is not None and facts.customer_id is None
         stored, claim = await queries.decide_call(
-            conn, restaurant.id, event, reading.display, verdict
+            conn,
+            restaurant.id,
+            event,
+            reading.display,
+            verdict,
+            new_customer_phone=reading.e164 if new_customer else None,
         )
         if claim is Claim.OPEN:  # answered before this missed report: stored, never decided
             return Decision(
@@ -109,7 +115,7 @@ class RelayService:
             call_id=stored.call_id,
             outcome=final.outcome,
             caller_phone_number=reading.display,
-            customer_id=final.customer_id,
+            customer_id=stored.customer_id,  # the one the statement wrote (maybe created)
             reservation_id=final.reservation_id,
             template_type=final.template_type,
             created_at=stored.created_at,

@@ -3,14 +3,14 @@
 A missed report is decided in two statements on one autocommit connection (issue 15: no BEGIN,
 no COMMIT, no transaction held between round trips; docs/PERFORMANCE.md):
 
-1. ``MATCH_CALLER`` (a valid number only) matches the customer, creating it only when it is
-   unknown, and finds their reservation. An existing customer is only read: the statement writes
-   nothing and its autocommit costs no WAL flush;
-2. ``DECIDE_CALL`` / ``DECIDE_CALL_AND_ENQUEUE`` takes the caller's lock and checks rules 8 and 9
-   again on a fresh snapshot (``ringback_caller_check``, migration 0009), then writes the call row
-   with its decision (claimed once per key by the upsert) and the message with its first events:
-   the call row is written once, not inserted and then updated (every write of it maintains its
-   indexes).
+1. ``MATCH_CALLER`` (a valid number only) reads the customer and their reservation. It writes
+   nothing, so its autocommit costs no WAL flush;
+2. ``DECIDE_CALL`` / ``DECIDE_CALL_AND_ENQUEUE`` creates the customer if the match found none,
+   takes the caller's lock and checks rules 8 and 9 again on a fresh snapshot
+   (``ringback_caller_check``, migration 0009), then writes the call row with its decision (claimed
+   once per key by the upsert) and the message with its first events: the call row is written
+   once, not inserted and then updated (every write of it maintains its indexes). One commit per
+   decision, as the same-work floor's.
 
 The cooldown check must see every decision committed before the lock was granted; in READ
 COMMITTED a statement sees what was committed when it *began*, so the check runs in the function,
@@ -30,13 +30,11 @@ from sqlalchemy import (
     Text,
     bindparam,
     case,
-    exists,
     func,
     literal,
     null,
     select,
     true,
-    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -45,6 +43,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.dml import Insert, ReturningInsert
 
 from ringback.db.driver import DriverStatement
+from ringback.db.locks import xact_lock
 from ringback.db.tables import (
     call,
     customer,
@@ -146,32 +145,17 @@ def _customer_statement() -> ReturningInsert[Any]:
 
 
 def _match_caller_statement() -> Select[Any]:
-    """The caller's customer and their reservation: an existing customer is only read (no row
-    version, no WAL, no lock), an unknown one is created. Two reports creating the same customer
-    at once: the one whose insert finds the other's row gets no row at all (its snapshot is older
-    than that row) and runs the statement again (``queries.match_caller``)."""
-    restaurant_id = bindparam("p_restaurant_id", type_=BigInteger)
-    phone_number = bindparam("p_phone_number", type_=Text)
-    suppressed = customer_suppressed().label("suppressed")
-    found = (
-        select(customer.c.id, customer.c.name, suppressed)
-        .where(customer.c.restaurant_id == restaurant_id, customer.c.phone_number == phone_number)
-        .cte("found")
-    )
-    created = (
-        pg_insert(customer)
-        .from_select(
-            ["restaurant_id", "phone_number"],
-            select(restaurant_id, phone_number).where(~exists(select(found.c.id))),
+    """The caller's customer and their reservation, read only: no row version, no WAL, no lock,
+    and its autocommit costs no flush. No row for a number that is not a customer yet: the
+    decision statement creates the customer (``k_new_customer_phone``)."""
+    matched = (
+        select(customer.c.id, customer.c.name, customer_suppressed().label("suppressed"))
+        .where(
+            customer.c.restaurant_id == bindparam("p_restaurant_id", type_=BigInteger),
+            customer.c.phone_number == bindparam("p_phone_number", type_=Text),
         )
-        .on_conflict_do_nothing(index_elements=[customer.c.restaurant_id, customer.c.phone_number])
-        .returning(customer.c.id, customer.c.name, suppressed)
-        .cte("created")
+        .cte("matched")
     )
-    matched = union_all(
-        select(found.c.id, found.c.name, found.c.suppressed),
-        select(created.c.id, created.c.name, created.c.suppressed),
-    ).cte("matched")
     booked = (
         select(reservation.c.id, reservation.c.start_at, reservation.c.party_size)
         .where(
@@ -216,15 +200,40 @@ def _decide_call_statement(*, enqueue: bool) -> Select[Any]:
     flag (all of them write that row) either committed before rule 8 read it or waits until the
     lease is taken.
     """
+    # a caller who is not a customer yet becomes one here, in the decision's own transaction
+    # (the match only reads); one created meanwhile by another report is taken as it is. The
+    # caller's lock is taken first: every report of a caller takes its lock, then the customer's
+    # row, in that order (the other order deadlocks with a report of a known customer, whose
+    # check reads the row FOR SHARE under the lock)
+    restaurant_id = bindparam("p_restaurant_id", type_=BigInteger)
+    new_phone = bindparam("k_new_customer_phone", type_=Text)
+    lock_key = bindparam("k_lock_key", type_=Text)
+    locked = select(
+        case((lock_key.is_(None), true()), else_=xact_lock(lock_key)).label("held")
+    ).cte("locked")
+    made = pg_insert(customer).from_select(
+        ["restaurant_id", "phone_number"],
+        select(restaurant_id, new_phone).select_from(locked).where(new_phone.is_not(None)),
+    )
+    made_cte = (
+        made.on_conflict_do_update(
+            index_elements=[customer.c.restaurant_id, customer.c.phone_number],
+            set_={"phone_number": made.excluded.phone_number},
+        )
+        .returning(customer.c.id)
+        .cte("made")
+    )
+    customer_id = func.coalesce(
+        bindparam("p_customer_id", type_=BigInteger), select(made_cte.c.id).scalar_subquery()
+    )
     # rules 8 and 9 under the caller's lock, on a snapshot taken after it (migration 0009);
     # only for a verdict that passed rule 8 (its cooldown parameters are set), else "clear"
-    lock_key = bindparam("k_lock_key", type_=Text)
     check = case(
         (lock_key.is_(None), literal(CLEAR, Text)),
         else_=func.ringback_caller_check(
             lock_key,
             bindparam("k_restaurant_id", type_=BigInteger),
-            bindparam("k_customer_id", type_=BigInteger),
+            customer_id,
             bindparam("k_phone_number", type_=Text),
             bindparam("k_earliest", type_=_TS),
             bindparam("k_latest", type_=_TS),
@@ -254,7 +263,7 @@ def _decide_call_statement(*, enqueue: bool) -> Select[Any]:
             (hit, literal(Outcome.SKIPPED_COOLDOWN.value, Text)),
             else_=bindparam("p_outcome", type_=Text),
         ),
-        bindparam("p_customer_id", type_=BigInteger),
+        customer_id,
         bindparam("p_reservation_id", type_=BigInteger),
         case((clear, bindparam("p_template_type", type_=Text)), else_=null()),
     ).select_from(cooling)
@@ -289,14 +298,18 @@ def _decide_call_statement(*, enqueue: bool) -> Select[Any]:
     claimed = recorded.c.decision_token == token
     columns = (*recorded.c, cooling.c.checked)
     if not enqueue:
-        return select(*columns, null().label("message_id")).select_from(
-            recorded.join(cooling, true())
+        return (
+            select(*columns, null().label("message_id"))
+            .select_from(recorded.join(cooling, true()))
+            .add_cte(made_cte)
         )
-    created, logged = outbox.enqueue(recorded.c.id, recorded.join(cooling, true()), claimed, clear)
+    created, logged = outbox.enqueue(
+        recorded.c.id, recorded.join(cooling, true()), claimed, clear, customer_id=customer_id
+    )
     return (
         select(*columns, created.c.id.label("message_id"))
         .select_from(recorded.join(cooling, true()).outerjoin(created, true()))
-        .add_cte(logged)
+        .add_cte(logged, made_cte)
     )
 
 
