@@ -1,4 +1,4 @@
-"""WhatsAppCloudSender: template messages through the Graph API (SPEC §3, message and delivery)."""
+"""WhatsAppCloudSender: templates (SPEC §3) and free-form texts (SPEC §10) through the Graph API."""
 
 from __future__ import annotations
 
@@ -11,6 +11,14 @@ from ringback.relay import rules
 
 
 def message_body(message: ClaimedMessage) -> dict[str, object]:
+    if message.text is not None:
+        # a free-form text, allowed inside the customer service window only (SPEC §10)
+        return {
+            "messaging_product": "whatsapp",
+            "to": message.to_phone_number.lstrip("+"),
+            "type": "text",
+            "text": {"body": message.text},
+        }
     return {
         "messaging_product": "whatsapp",
         "to": message.to_phone_number.lstrip("+"),
