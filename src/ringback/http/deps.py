@@ -16,6 +16,8 @@ from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Depends, Request
 
+from ringback.conversations.inbound import InboundService
+from ringback.conversations.service import ConversationsService
 from ringback.db.tx import Database, Tx
 from ringback.http.metrics import Metrics, PrometheusMetrics
 from ringback.http.ratelimit import TokenBuckets
@@ -46,6 +48,12 @@ class Services(Protocol):
 
     @property
     def receipts(self) -> ReceiptsService: ...
+
+    @property
+    def inbound(self) -> InboundService: ...
+
+    @property
+    def conversations(self) -> ConversationsService: ...
 
     @property
     def calls(self) -> SqlCallLookup: ...
@@ -111,6 +119,14 @@ def receipts(request: Request) -> ReceiptsService:
     return services(request).receipts
 
 
+def inbound(request: Request) -> InboundService:
+    return services(request).inbound
+
+
+def conversations(request: Request) -> ConversationsService:
+    return services(request).conversations
+
+
 def calls(request: Request) -> SqlCallLookup:
     return services(request).calls
 
@@ -138,6 +154,8 @@ Relay = Annotated[RelayService, Depends(_provided(relay))]
 Outbox = Annotated[Dispatcher, Depends(_provided(dispatcher))]
 Tenancy = Annotated[TenancyRepository, Depends(_provided(tenancy))]
 Receipts = Annotated[ReceiptsService, Depends(_provided(receipts))]
+Inbound = Annotated[InboundService, Depends(_provided(inbound))]
+Conversations = Annotated[ConversationsService, Depends(_provided(conversations))]
 Calls = Annotated[SqlCallLookup, Depends(_provided(calls))]
 ServiceMetrics = Annotated[Metrics, Depends(_provided(metrics))]
 HttpMetrics = Annotated[PrometheusMetrics, Depends(_provided(http_metrics))]
