@@ -15,7 +15,6 @@ from httpx_aiohttp import AiohttpTransport
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ringback.conversations.inbound import InboundService
-from ringback.conversations.service import ConversationsService
 from ringback.db.engine import build_engine
 from ringback.db.notifications import Listener
 from ringback.db.tx import Database
@@ -58,16 +57,6 @@ class Container:
     @cached_property
     def inbound(self) -> InboundService:
         return InboundService(self.database, self.receipts, metrics=self.metrics)
-
-    @cached_property
-    def conversations(self) -> ConversationsService:
-        return ConversationsService(
-            self.database,
-            self.dispatcher,
-            inline_timeout=self.settings.inline_dispatch_timeout,
-            clock=utc_now,
-            metrics=self.metrics,
-        )
 
     @cached_property
     def calls(self) -> SqlCallLookup:

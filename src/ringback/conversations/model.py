@@ -1,5 +1,7 @@
-"""Conversations (SPEC §10): what a customer wrote, what staff answered, and how the inbox shows
-them. Values only; the rules here are pure (the window, the reply's refusal, the list's text)."""
+"""Conversations (SPEC §10): what a customer wrote and the rules of answering. Values and pure
+rules only (the window, the reply's refusal, the list's text); what the inbox reads back is
+``records.py``. The WhatsApp door builds these values, so this module imports no other slice's
+records (nor, through them, ops)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ from enum import StrEnum
 from typing import Any
 
 from ringback.messages.states import Receipt
-from ringback.ops.model import CallRecord, CustomerInfo, MessageInfo
 
 WINDOW = dt.timedelta(hours=24)
 """WhatsApp's customer service window: free-form messages until 24 h after the customer's last."""
@@ -100,23 +101,6 @@ class LastMessage:
 
 
 @dataclass(frozen=True, slots=True)
-class Conversation:
-    """A conversation as the inbox lists it."""
-
-    id: int
-    customer: CustomerInfo
-    profile_name: str | None
-    last_message: LastMessage | None
-    unread: int
-    last_inbound_at: dt.datetime | None
-    read_at: dt.datetime | None
-    updated_at: dt.datetime
-
-    def window_open_until(self, now: dt.datetime) -> dt.datetime | None:
-        return window_open_until(self.last_inbound_at, now)
-
-
-@dataclass(frozen=True, slots=True)
 class Position:
     """Where a page of the inbox ends, in its order (updated_at DESC, id DESC)."""
 
@@ -129,28 +113,6 @@ class InboxFilters:
     unread: bool | None = None
     phone: str | None = None
     """As the customer row stores it (E.164 when valid)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadMessage:
-    """One message of a thread, either way. ``id`` is the conversation message's (None for a
-    template, which belongs to its call); ``message`` is the outbox row of what we sent."""
-
-    author: Author
-    direction: Direction
-    type: str
-    text: str | None
-    at: dt.datetime
-    id: int | None = None
-    provider_message_id: str | None = None
-    media_id: str | None = None
-    media_mime_type: str | None = None
-    context_id: str | None = None
-    details: Mapping[str, Any] = field(default_factory=dict)
-    message: MessageInfo | None = None
-    call_id: int | None = None
-    template_name: str | None = None
-    template_parameters: Sequence[str] = ()
 
 
 class ReplyBlock(StrEnum):
@@ -172,16 +134,6 @@ REPLY_BLOCK_MESSAGES = {
     ReplyBlock.NO_WHATSAPP: "The restaurant has no WhatsApp phone_number_id and access_token "
     "to send with.",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Thread:
-    """A conversation with all its messages in time order and the customer's calls."""
-
-    conversation: Conversation
-    messages: Sequence[ThreadMessage]
-    calls: Sequence[CallRecord]
-    reply_block: ReplyBlock | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -181,6 +181,7 @@ def _messages_statement() -> Select[Any]:
             bindparam("m_context_ids", type_=ARRAY(Text)),
             bindparam("m_details", type_=ARRAY(Text)),
             bindparam("m_sent_ats", type_=ARRAY(_TS)),
+            bindparam("m_positions", type_=ARRAY(BigInteger)),
         )
         .table_valued(
             column("provider_message_id", Text),
@@ -193,6 +194,7 @@ def _messages_statement() -> Select[Any]:
             column("context_id", Text),
             column("details", Text),
             column("sent_at", _TS),
+            column("position", BigInteger),
         )
         .render_derived(name="item")
     )
@@ -209,7 +211,9 @@ def _messages_statement() -> Select[Any]:
                 restaurant_id, item.c.conversation_id, _INBOUND, item.c.type, item.c.text,
                 item.c.media_id, item.c.media_mime_type, item.c.context_id,
                 item.c.provider_message_id, cast(item.c.details, JSONB), item.c.sent_at,
-            ).order_by(item.c.provider_message_id),
+            # in the batch's order, so messages of one second keep it (copies of one webhook
+            # carry the same items in the same order: they take the same locks in that order)
+            ).order_by(item.c.position),
         )
         .on_conflict_do_nothing(index_elements=[m.restaurant_id, m.provider_message_id])
         .returning(m.id, m.conversation_id, m.provider_message_id, m.type, m.text, m.sent_at)
@@ -307,6 +311,7 @@ async def store_messages(
         "m_context_ids": [m.context_id for m in unique],
         "m_details": [json.dumps(dict(m.details)) for m in unique],
         "m_sent_ats": [m.sent_at for m in unique],
+        "m_positions": list(range(len(unique))),
     }
     rows = await conn.execute(_MESSAGES, params)
     return [(row.provider_message_id, row.type) for row in rows]
@@ -483,7 +488,7 @@ def _reply_statement() -> Select[Any]:
                 literal_column("'text'"), body, created.c.id, created.c.created_at,
             ),
         )
-        .returning(conversation_message.c.id)
+        .returning(conversation_message.c.id, conversation_message.c.message_id)
         .cte("entry")
     )  # fmt: skip
     c = conversation.c
@@ -500,9 +505,11 @@ def _reply_statement() -> Select[Any]:
         .returning(c.id)
         .cte("touched")
     )
-    return select(
-        created.c.id.label("message_id"), entry.c.id.label("entry_id"), created.c.created_at
-    ).add_cte(logged, touched)
+    return (
+        select(created.c.id.label("message_id"), entry.c.id.label("entry_id"), created.c.created_at)
+        .select_from(created.join(entry, entry.c.message_id == created.c.id))
+        .add_cte(logged, touched)
+    )
 
 
 REPLY = _reply_statement()

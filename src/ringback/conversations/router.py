@@ -25,7 +25,8 @@ from ringback.conversations.schemas import (
     ThreadMessageOut,
     ThreadMessageReply,
 )
-from ringback.http.deps import AppSettings, Conversations
+from ringback.conversations.service import ConversationsService
+from ringback.http.deps import AppSettings, Clock, Db, Outbox, ServiceMetrics
 from ringback.http.errors import not_found, validation_error
 from ringback.http.inputs import parse_id
 from ringback.ops.auth import OpsCaller, ops_caller
@@ -58,6 +59,23 @@ async def inbox_cursor(settings: AppSettings) -> KeysetCursor:
 
 
 Cursors = Annotated[KeysetCursor, Depends(inbox_cursor)]
+
+
+async def conversations_service(
+    db: Db, outbox: Outbox, clock: Clock, metrics: ServiceMetrics, settings: AppSettings
+) -> ConversationsService:
+    """Built from the shared services per request, as ops builds its own (``http/deps.py``
+    knows no slice's store, so no door's imports reach ops through it)."""
+    return ConversationsService(
+        db,
+        outbox,
+        inline_timeout=settings.inline_dispatch_timeout,
+        clock=clock,
+        metrics=metrics,
+    )
+
+
+Conversations = Annotated[ConversationsService, Depends(conversations_service)]
 
 
 def _problem(name: str, message: str) -> dict[str, str]:

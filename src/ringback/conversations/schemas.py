@@ -13,12 +13,10 @@ from ringback.conversations.model import (
     MAX_REPLY_CHARS,
     REPLY_BLOCK_MESSAGES,
     Author,
-    Conversation,
     Direction,
     ReplyBlock,
-    Thread,
-    ThreadMessage,
 )
+from ringback.conversations.records import Conversation, Thread, ThreadMessage
 from ringback.http.formats import iso_z
 from ringback.ops.schemas import CallOut, CustomerOut, MessageOut
 

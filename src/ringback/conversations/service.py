@@ -11,24 +11,26 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable
-from typing import Any
 
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ringback.conversations import queries
 from ringback.conversations.model import (
     REPLY_BLOCK_MESSAGES,
     Author,
-    Conversation,
-    Direction,
     InboxFilters,
-    LastMessage,
     Position,
     ReplyBlock,
+    reply_block,
+)
+from ringback.conversations.records import (
+    MESSAGE_COLUMNS,
+    Conversation,
     Thread,
     ThreadMessage,
-    reply_block,
+    conversation_of,
+    entry_of,
+    template_of,
 )
 from ringback.db.tx import Database
 from ringback.errors import Conflict, NotFound, WindowClosed
@@ -38,7 +40,7 @@ from ringback.messages.ports import ClaimedMessage, InlineLease, NewText
 from ringback.messages.queries import enqueue_text_params
 from ringback.messages.states import MessageStatus
 from ringback.ops import records
-from ringback.ops.model import CallFilters, CustomerInfo
+from ringback.ops.model import CallFilters
 from ringback.tenancy.model import Restaurant
 
 MAX_THREAD_CALLS = 500
@@ -74,7 +76,7 @@ class ConversationsService:
                 queries.inbox_page(restaurant.id, filters, after, limit + 1)
             )
             rows = result.mappings().all()
-        page = [_conversation(row) for row in rows[:limit]]
+        page = [conversation_of(row) for row in rows[:limit]]
         last = page[-1] if page else None
         following = Position(last.updated_at, last.id) if last and len(rows) > limit else None
         return page, following
@@ -85,13 +87,13 @@ class ConversationsService:
             row = found.mappings().first()
             if row is None:
                 raise NotFound(_NOT_FOUND)
-            chat = _conversation(row)
-            entries = await conn.execute(queries.thread_entries(chat.id, *records.MESSAGE_COLUMNS))
-            own = [_entry(r) for r in entries.mappings()]
+            chat = conversation_of(row)
+            entries = await conn.execute(queries.thread_entries(chat.id, *MESSAGE_COLUMNS))
+            own = [entry_of(r) for r in entries.mappings()]
             sent = await conn.execute(
-                queries.templates_of(restaurant.id, chat.customer.id, *records.MESSAGE_COLUMNS)
+                queries.templates_of(restaurant.id, chat.customer.id, *MESSAGE_COLUMNS)
             )
-            templates = [_template(r) for r in sent.mappings()]
+            templates = [template_of(r) for r in sent.mappings()]
             calls = await records.list_calls(
                 conn,
                 restaurant.id,
@@ -164,66 +166,5 @@ class ConversationsService:
 
 
 async def _read_entry(conn: AsyncConnection, entry_id: int) -> ThreadMessage:
-    found = await conn.execute(queries.thread_entry(entry_id, *records.MESSAGE_COLUMNS))
-    return _entry(found.mappings().one())
-
-
-def _conversation(row: RowMapping) -> Conversation:
-    last = None
-    if row["last_at"] is not None:
-        last = LastMessage(
-            Direction(row["last_direction"]), row["last_type"], row["last_text"], row["last_at"]
-        )
-    return Conversation(
-        id=row["id"],
-        customer=CustomerInfo(
-            id=row["customer_id"],
-            phone_number=row["cu_phone_number"],
-            name=row["cu_name"],
-            opted_out_at=row["cu_opted_out_at"],
-            bad_actor=row["cu_bad_actor"],
-        ),
-        profile_name=row["profile_name"],
-        last_message=last,
-        unread=row["unread_count"],
-        last_inbound_at=row["last_inbound_at"],
-        read_at=row["read_at"],
-        updated_at=row["updated_at"],
-    )
-
-
-def _entry(row: RowMapping) -> ThreadMessage:
-    direction = Direction(row["direction"])
-    sent = records.message_info(row)
-    details: dict[str, Any] = dict(row["details"] or {})
-    return ThreadMessage(
-        author=Author.CUSTOMER if direction is Direction.INBOUND else Author.STAFF,
-        direction=direction,
-        type=row["type"],
-        text=row["text"],
-        at=row["sent_at"],
-        id=row["id"],
-        provider_message_id=row["cm_provider_message_id"]
-        or (sent.provider_message_id if sent else None),
-        media_id=row["media_id"],
-        media_mime_type=row["media_mime_type"],
-        context_id=row["context_id"],
-        details=details,
-        message=sent,
-    )
-
-
-def _template(row: RowMapping) -> ThreadMessage:
-    sent = records.message_info(row)
-    return ThreadMessage(
-        author=Author.TEMPLATE,
-        direction=Direction.OUTBOUND,
-        type="template",
-        text=None,
-        at=row["m_sent_at"] or row["m_created_at"],
-        provider_message_id=sent.provider_message_id if sent else None,
-        message=sent,
-        call_id=row["call_id"],
-        template_name=row["m_template_name"],
-        template_parameters=list(row["m_parameters"] or ()),
-    )
+    found = await conn.execute(queries.thread_entry(entry_id, *MESSAGE_COLUMNS))
+    return entry_of(found.mappings().one())

@@ -17,7 +17,6 @@ from typing import Annotated, Protocol, TypeVar
 from fastapi import Depends, Request
 
 from ringback.conversations.inbound import InboundService
-from ringback.conversations.service import ConversationsService
 from ringback.db.tx import Database, Tx
 from ringback.http.metrics import Metrics, PrometheusMetrics
 from ringback.http.ratelimit import TokenBuckets
@@ -51,9 +50,6 @@ class Services(Protocol):
 
     @property
     def inbound(self) -> InboundService: ...
-
-    @property
-    def conversations(self) -> ConversationsService: ...
 
     @property
     def calls(self) -> SqlCallLookup: ...
@@ -123,10 +119,6 @@ def inbound(request: Request) -> InboundService:
     return services(request).inbound
 
 
-def conversations(request: Request) -> ConversationsService:
-    return services(request).conversations
-
-
 def calls(request: Request) -> SqlCallLookup:
     return services(request).calls
 
@@ -155,7 +147,6 @@ Outbox = Annotated[Dispatcher, Depends(_provided(dispatcher))]
 Tenancy = Annotated[TenancyRepository, Depends(_provided(tenancy))]
 Receipts = Annotated[ReceiptsService, Depends(_provided(receipts))]
 Inbound = Annotated[InboundService, Depends(_provided(inbound))]
-Conversations = Annotated[ConversationsService, Depends(_provided(conversations))]
 Calls = Annotated[SqlCallLookup, Depends(_provided(calls))]
 ServiceMetrics = Annotated[Metrics, Depends(_provided(metrics))]
 HttpMetrics = Annotated[PrometheusMetrics, Depends(_provided(http_metrics))]
