@@ -19,6 +19,7 @@ import shlex
 import sys
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -46,7 +47,7 @@ DEMO_CUSTOMERS = (
 )
 DEMO_CALLER = DEMO_CUSTOMERS[0].phone_number
 """Who writes with ``ringback demo --reply`` unless ``--from`` says otherwise."""
-DEMO_REPLY_TEXT = "Bonjour, c'est pour une table ce soir"
+DEMO_REPLY_TEXT = "Bonjour, une table pour deux ce soir ?"
 
 
 def demo_settings() -> dict[str, Any]:
@@ -146,15 +147,28 @@ async def demo(container: Container, args: argparse.Namespace) -> int:
         print(f"  {kind_name:<8} {minted['token']}")
     print(f"Customer with a reservation tomorrow at 20:00: {DEMO_CUSTOMERS[0].phone_number}")
     print(f"Dashboard: {dashboard}  (sign in with the ops token: {tokens['ops']['token']})")
-    print("Report a missed call (the sandbox answers for WhatsApp):")
+    print("Report a missed call:")
     print(f"  {curl}")
     print("Then reply as that caller, and see the conversation in the dashboard:")
     print(f"  {reply}")
     return 0
 
 
+def ringback_executable() -> str:
+    """How to run ``ringback`` from here: the console script beside this Python (``make run``
+    installs it in ``.venv``, which a newcomer's shell has not activated), relative to the
+    current directory when it is under it; plain ``ringback`` when there is none."""
+    script = Path(sys.executable).with_name("ringback")
+    if not script.exists():
+        return "ringback"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
 def reply_command(base_url: str, caller: str) -> str:
-    command = ["ringback", "demo", "--reply", DEMO_REPLY_TEXT, "--from", caller]
+    command = [ringback_executable(), "demo", "--reply", DEMO_REPLY_TEXT, "--from", caller]
     if base_url.rstrip("/") != DEFAULT_URL:
         command += ["--url", base_url]
     return shlex.join(command)
