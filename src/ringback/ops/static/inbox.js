@@ -254,6 +254,7 @@
       $("reply-error").hidden = true;
       replyText.value = "";
       $("thread-placeholder").hidden = true;
+      document.querySelector("main.inbox").classList.add("has-thread");
       $("thread-view").hidden = false;
       $("thread-title").textContent = known[id] ? personName(known[id]) : "Conversation";
       history.replaceState(null, "", "#conversation-" + id);
@@ -509,10 +510,12 @@
   function poll() {
     if (document.hidden || busy) return;
     busy = true;
+    body.dataset.poll = "busy";
     ticks += 1;
     var work = [refreshList(), loadThread(false)];
     if (ticks % 4 === 0) work.push(refreshUnreadCount());
-    Promise.all(work).then(function () { busy = false; }, function () { busy = false; });
+    function done() { busy = false; body.dataset.poll = "idle"; }
+    Promise.all(work).then(done, done);
   }
   setInterval(poll, POLL_MS);
   document.addEventListener("visibilitychange", function () { if (!document.hidden) poll(); });
