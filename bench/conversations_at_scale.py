@@ -124,11 +124,12 @@ async def seed(url: str, args: argparse.Namespace) -> dict[str, Any]:
             await conn.execute(f"VACUUM ANALYZE {table}")
         # a conversation deep in the list, with calls: for the phone filter and the thread
         sample = await conn.fetchrow(
-            "SELECT v.id, cu.phone_number FROM conversation v JOIN customer cu "
-            "ON cu.id = v.customer_id WHERE v.restaurant_id = $1 AND EXISTS (SELECT 1 FROM call "
-            "WHERE call.customer_id = v.customer_id) ORDER BY v.updated_at LIMIT 1 OFFSET $2",
+            "WITH called AS (SELECT v.id, cu.phone_number, v.updated_at FROM conversation v "
+            "JOIN customer cu ON cu.id = v.customer_id WHERE v.restaurant_id = $1 AND EXISTS "
+            "(SELECT 1 FROM call WHERE call.customer_id = v.customer_id)) "
+            "SELECT id, phone_number FROM called ORDER BY updated_at "
+            "OFFSET (SELECT count(*) / 2 FROM called) LIMIT 1",
             restaurant_id,
-            args.conversations // 2,
         )
         counts = await conn.fetchrow(
             "SELECT (SELECT count(*) FROM conversation WHERE restaurant_id = $1) AS conversations,"

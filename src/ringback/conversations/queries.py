@@ -350,7 +350,11 @@ def inbox_page(
     elif filters.unread is False:
         where.append(conversation.c.unread_count == literal_column("0"))
     if filters.phone is not None:
-        where.append(customer.c.phone_number == filters.phone)
+        # the customer's own restaurant too: (restaurant_id, phone_number) is their unique index
+        where += [
+            customer.c.restaurant_id == restaurant_id,
+            customer.c.phone_number == filters.phone,
+        ]
     if after is not None:
         where.append(
             tuple_(conversation.c.updated_at, conversation.c.id)
