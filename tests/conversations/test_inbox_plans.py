@@ -49,7 +49,8 @@ async def crowded(container: Container, make_restaurant: MakeRestaurant) -> Tena
 
 
 async def plan(container: Container, statement: Select[Any]) -> dict[str, Any]:
-    sql = statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    sql = statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
     async with container.engine.connect() as conn:
         found = await conn.scalar(text(f"EXPLAIN (FORMAT JSON) {sql}"))
     document = found if isinstance(found, list) else json.loads(found)
