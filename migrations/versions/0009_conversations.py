@@ -3,12 +3,13 @@
 SPEC §10. Two tables: ``conversation`` (one per restaurant and customer, with the inbox's last
 message and unread count on the row) and ``conversation_message`` (every inbound message once per
 restaurant, idempotent on the provider id, and every staff reply, whose outbox row it names).
-``message`` learns a second kind: a free-form ``text`` with a ``body`` and no call, beside the
-templates, whose template columns are now null for a text. ``call.replied_at`` and a partial
+``message`` learns a second kind: a free-form text with a ``body`` and no call, beside the
+templates (body null); the template columns are null for a text. ``call.replied_at`` and a partial
 index of replied calls serve the ``replied`` filter and the statistics.
 
-Nothing here touches what a report writes: the new message columns have a default or are null,
-the new call column is null, and the one new index on ``call`` holds only replied calls. The
+Nothing here adds to what a report writes: the new message column and the new call column are
+null in its rows (no default, no check, no index on them), and the one new index on ``call``
+holds only replied calls. The
 index is built CONCURRENTLY outside a transaction (a live database keeps taking calls), and every
 step may be repeated (tests/db/test_migrations.py runs 0005 to head again on a database at head).
 
@@ -28,10 +29,6 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _TEMPLATE_COLUMNS = ("call_id", "template_type", "template_name", "template_language", "parameters")
-_KIND = (
-    "(kind = 'template' AND call_id IS NOT NULL AND template_name IS NOT NULL)"
-    " OR (kind = 'text' AND body IS NOT NULL)"
-)
 _TZ = sa.DateTime(timezone=True)
 
 
@@ -54,12 +51,7 @@ def upgrade() -> None:
     op.execute("SET LOCAL lock_timeout = '5s'")
     for column in _TEMPLATE_COLUMNS:
         op.alter_column("message", column, nullable=True)
-    op.execute("ALTER TABLE message ADD COLUMN IF NOT EXISTS kind TEXT DEFAULT 'template' NOT NULL")
     op.execute("ALTER TABLE message ADD COLUMN IF NOT EXISTS body TEXT")
-    # NOT VALID, then VALIDATE: the check of the existing rows takes no lock that stops writers
-    op.execute("ALTER TABLE message DROP CONSTRAINT IF EXISTS ck_message_kind")
-    op.execute(f"ALTER TABLE message ADD CONSTRAINT ck_message_kind CHECK ({_KIND}) NOT VALID")
-    op.execute("ALTER TABLE message VALIDATE CONSTRAINT ck_message_kind")
     op.execute("ALTER TABLE call ADD COLUMN IF NOT EXISTS replied_at TIMESTAMP WITH TIME ZONE")
 
     op.create_table(
@@ -180,9 +172,7 @@ def downgrade() -> None:
     op.drop_table("conversation", if_exists=True)
     op.execute("ALTER TABLE call DROP COLUMN IF EXISTS replied_at")
     # staff replies have no call and no template: they cannot be kept in the older shape
-    op.execute("DELETE FROM message WHERE kind = 'text'")
-    op.execute("ALTER TABLE message DROP CONSTRAINT IF EXISTS ck_message_kind")
+    op.execute("DELETE FROM message WHERE body IS NOT NULL")
     op.execute("ALTER TABLE message DROP COLUMN IF EXISTS body")
-    op.execute("ALTER TABLE message DROP COLUMN IF EXISTS kind")
     for column in _TEMPLATE_COLUMNS:
         op.alter_column("message", column, nullable=False)

@@ -11,7 +11,6 @@ from typing import Any, cast
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    CheckConstraint,
     ColumnElement,
     DateTime,
     Float,
@@ -207,12 +206,6 @@ class MessageRow(Base):
             "customer_id",
             postgresql_where=text("status = 'queued'"),
         ),
-        # a template answers a call; a text (a staff reply, SPEC §10) has a body and no call
-        CheckConstraint(
-            "(kind = 'template' AND call_id IS NOT NULL AND template_name IS NOT NULL)"
-            " OR (kind = 'text' AND body IS NOT NULL)",
-            name="kind",
-        ),
     )
 
     id: Mapped[int] = _id()
@@ -222,13 +215,15 @@ class MessageRow(Base):
     call_id: Mapped[int | None] = mapped_column(ForeignKey("call.id"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), nullable=False)
     to_phone_number: Mapped[str] = mapped_column(Text, nullable=False)
-    kind: Mapped[str] = mapped_column(Text, nullable=False, server_default="template")
+    # A template answers a call: call_id and the template columns set, body null. A free-form
+    # text (a staff reply, SPEC §10) has a body and nothing else of those. No column, default or
+    # check says which: a report's message row is written and rewritten as it was before texts.
     template_type: Mapped[str | None] = mapped_column(Text)
     template_name: Mapped[str | None] = mapped_column(Text)
     template_language: Mapped[str | None] = mapped_column(Text)
     parameters: Mapped[list[str] | None] = mapped_column(JSONB)
     body: Mapped[str | None] = mapped_column(Text)
-    """The text of a free-form message (``kind = 'text'``)."""
+    """The text of a free-form message; null for a template."""
     status: Mapped[str] = mapped_column(Text, nullable=False)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     next_attempt_at: Mapped[dt.datetime] = mapped_column(TZ, nullable=False)

@@ -64,9 +64,6 @@ from ringback.messages.states import (
 from ringback.messages.timeline import log_moves
 from ringback.tenancy.model import WHATSAPP_ACCESS_TOKEN, WHATSAPP_PHONE_NUMBER_ID
 
-TEMPLATE = "template"
-TEXT = "text"
-"""``message.kind``: a template answers a call (SPEC §3); a text is a staff reply (SPEC §10)."""
 LEASE_EXPIRED = "lease expired: the previous holder stopped before recording a result"
 SUPPRESSED = "suppressed"
 """``last_error`` of a message cancelled at claim time: its customer opted out or is a bad actor."""
@@ -334,7 +331,6 @@ def enqueue_text() -> tuple[CTE, CTE]:
             restaurant_id=bindparam("t_restaurant_id", type_=BigInteger),
             customer_id=bindparam("t_customer_id", type_=BigInteger),
             to_phone_number=bindparam("t_to", type_=Text),
-            kind=TEXT,
             body=bindparam("t_body", type_=Text),
             status=bindparam("t_status", type_=Text),
             attempts=bindparam("t_attempts", type_=Integer),
@@ -387,7 +383,7 @@ def cancel_queued(restaurant_id: ColumnElement[int], customer_id: ColumnElement[
             message.c.restaurant_id == restaurant_id,
             message.c.customer_id == customer_id,
             leaving(CANCEL),
-            message.c.kind == literal_column(f"'{TEMPLATE}'"),
+            message.c.body.is_(None),  # a template: a text has a body
         )
         .values(status=CANCEL.target.value, updated_at=func.now())
         .returning(message.c.id, message.c.attempts)
