@@ -348,6 +348,31 @@ async def test_an_answered_call_leaves_a_queued_staff_reply_to_go(
     assert (await outbox_row(container, sent["id"])).status == "queued"
 
 
+async def test_replies_and_the_customers_messages_racing_each_other_all_land(
+    hooks: httpx.AsyncClient, make_restaurant: MakeRestaurant, graph: respx.MockRouter
+) -> None:
+    """Both take the customer's row, then the conversation's: they queue on the customer and
+    every request lands (a deadlock would abort one of them with a 5xx)."""
+    tenant = await own_number(make_restaurant)
+    conversation_id, number = await conversation_with(hooks, tenant)
+
+    async def customer_writes(i: int) -> httpx.Response:
+        body = webhook(pnid(tenant), inbound(sender=number, text=f"encore {i}"))
+        return await deliver(hooks, body)
+
+    rounds = [
+        await asyncio.gather(
+            send_reply(hooks, tenant, conversation_id, f"réponse {i}"), customer_writes(i)
+        )
+        for i in range(8)
+    ]
+
+    assert [(r.status_code, w.status_code) for r, w in rounds] == [(201, 200)] * 8
+    thread = (await hooks.get(f"{BASE}/{conversation_id}", headers=tenant.auth(OPS))).json()
+    authors = [m["author"] for m in thread["data"]["messages"]]
+    assert (authors.count("staff"), authors.count("customer")) == (8, 9)
+
+
 @pytest.fixture
 async def metered(database_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, PrometheusMetrics]]:
     settings = make_settings(database_url, db_pool_size=2, whatsapp_app_secret=APP_SECRET)

@@ -138,7 +138,7 @@ REPLY_BLOCK_MESSAGES = {
 
 @dataclass(frozen=True, slots=True)
 class ReplyState:
-    """What the reply's checks read, under the conversation's and customer's row locks."""
+    """What the reply's checks read, under the customer's row lock."""
 
     conversation_id: int
     customer_id: int

@@ -445,8 +445,10 @@ def templates_of(restaurant_id: int, customer_id: int, *message_columns: Any) ->
 
 
 def reply_state(restaurant_id: int, conversation_id: int) -> Select[Any]:
-    """What the reply's checks read, with the conversation and customer rows locked until the
-    reply commits: an opt-out (which writes the customer row) waits for it, or came first."""
+    """What the reply's checks read, with the customer's row locked until the reply commits: an
+    opt-out (which writes that row) waits for it, or came first. The conversation's row is taken
+    later, by the reply's own update: customer then conversation, the order in which a webhook
+    takes them (``_senders_statement``), so the two never wait on each other in a cycle."""
     return (
         select(
             conversation.c.id,
@@ -461,7 +463,7 @@ def reply_state(restaurant_id: int, conversation_id: int) -> Select[Any]:
             conversation.c.id == conversation_id,
             conversation.c.restaurant_id == restaurant_id,
         )
-        .with_for_update(of=[conversation, customer], key_share=True)
+        .with_for_update(of=customer, key_share=True)
     )
 
 

@@ -1,8 +1,8 @@
 """ConversationsService: what staff read and do in the inbox (SPEC §10), scoped to one restaurant.
 
 Reads run on an autocommit connection. A reply is one transaction: the checks under the
-conversation's and customer's row locks, then one statement writes the outbox message, its
-thread entry and the conversation row; after the commit the request sends it inline, as a
+customer's row lock, then one statement writes the outbox message, its thread entry and the
+conversation row; after the commit the request sends it inline, as a
 report sends its template (``relay.service``), and replies with the message as it then stands.
 """
 
