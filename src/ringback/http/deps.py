@@ -21,7 +21,6 @@ from ringback.db.tx import Database, Tx
 from ringback.http.metrics import Metrics, PrometheusMetrics
 from ringback.http.ratelimit import TokenBuckets
 from ringback.messages.dispatcher import Dispatcher
-from ringback.messages.receipts import ReceiptsService
 from ringback.relay.call_lookup import SqlCallLookup
 from ringback.relay.service import RelayService, utc_now
 from ringback.settings import Settings
@@ -44,9 +43,6 @@ class Services(Protocol):
 
     @property
     def tenancy(self) -> TenancyRepository: ...
-
-    @property
-    def receipts(self) -> ReceiptsService: ...
 
     @property
     def inbound(self) -> InboundService: ...
@@ -111,10 +107,6 @@ def tenancy(request: Request) -> TenancyRepository:
     return services(request).tenancy
 
 
-def receipts(request: Request) -> ReceiptsService:
-    return services(request).receipts
-
-
 def inbound(request: Request) -> InboundService:
     return services(request).inbound
 
@@ -145,7 +137,6 @@ Clock = Annotated[Callable[[], dt.datetime], Depends(clock)]
 Relay = Annotated[RelayService, Depends(_provided(relay))]
 Outbox = Annotated[Dispatcher, Depends(_provided(dispatcher))]
 Tenancy = Annotated[TenancyRepository, Depends(_provided(tenancy))]
-Receipts = Annotated[ReceiptsService, Depends(_provided(receipts))]
 Inbound = Annotated[InboundService, Depends(_provided(inbound))]
 Calls = Annotated[SqlCallLookup, Depends(_provided(calls))]
 ServiceMetrics = Annotated[Metrics, Depends(_provided(metrics))]
