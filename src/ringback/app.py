@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from ringback.admin.router import router as admin_router
 from ringback.bootstrap import Container, build_container
+from ringback.conversations.router import router as conversations_router
 from ringback.doors.ccai.router import router as ccai_router
 from ringback.doors.partner.router import router as partner_router
 from ringback.doors.telnyx.router import router as telnyx_router
@@ -73,6 +74,7 @@ def create_app(
     app.include_router(health_router)
     app.include_router(metrics_router)
     app.include_router(ops_router)
+    app.include_router(conversations_router)
     app.include_router(ops_dashboard_router)
     app.include_router(partner_router)
     app.include_router(zoho_router)

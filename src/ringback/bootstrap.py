@@ -14,6 +14,7 @@ from httpx_aiohttp import AiohttpTransport
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ringback.conversations.inbound import InboundService
 from ringback.db.driver import DriverPoolOptions
 from ringback.db.engine import build_engine
 from ringback.db.notifications import Listener
@@ -53,6 +54,10 @@ class Container:
     @cached_property
     def receipts(self) -> ReceiptsService:
         return ReceiptsService(self.database, metrics=self.metrics)
+
+    @cached_property
+    def inbound(self) -> InboundService:
+        return InboundService(self.database, self.receipts, metrics=self.metrics)
 
     @cached_property
     def calls(self) -> SqlCallLookup:

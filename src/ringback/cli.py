@@ -5,54 +5,38 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import logging
 import os
-import secrets
-import shlex
 import shutil
 import signal
 import sys
 import tempfile
-import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
+from typing import TypeVar
 
-import phonenumbers
 from pydantic import ValidationError
-from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 
 from ringback.admin.schemas import RestaurantCreate, RestaurantOut
 from ringback.bootstrap import Container, build_container
 from ringback.db.embedded import embedded_database_url
 from ringback.db.migrate import head_revision, upgrade_to_head
-from ringback.db.tables import ApiTokenRow
-from ringback.doors.partner.queries import CustomerInput, ReservationInput
+from ringback.demo import DEFAULT_URL, DEMO_CALLER, demo, demo_reply
 from ringback.http.inputs import parse_id
 from ringback.http.logs import configure_logging
 from ringback.http.metrics import PrometheusMetrics
-from ringback.settings import Settings, to_asyncpg_url
+from ringback.settings import SANDBOX_APP_SECRET, Settings, to_asyncpg_url
 from ringback.tenancy.model import TokenKind, mint_token
-from ringback.tenancy.stored import settings_from_columns
 
 log = logging.getLogger("ringback.cli")
 T = TypeVar("T")
 
 DEFAULT_PGDATA = Path(".ringback") / "pgdata"
 ASGI_FACTORY = "ringback.asgi:create_asgi_app"
-DEMO_SLUG = "demo-bistro"
-DEMO_TOKEN_NAME = "demo"  # noqa: S105 - a label, not a secret
-DEMO_CUSTOMERS = (
-    CustomerInput("+33612345678", name="Camille Martin", lang="fr", external_id="demo-cust-1"),
-    CustomerInput("+33698765432", name="Julien Bernard", lang="fr", external_id="demo-cust-2"),
-    CustomerInput("+33781234567", name="Sofia Rossi", lang="it", external_id="demo-cust-3"),
-)
 
 
 def database_url_or_embedded(
@@ -85,6 +69,9 @@ def serve_environment(args: argparse.Namespace, settings: Settings, url: str) ->
         env["RINGBACK_SANDBOX"] = "true"
         if "whatsapp_api_base_url" not in settings.model_fields_set:
             env["WHATSAPP_API_BASE_URL"] = sandbox_graph_url(args.host, args.port)
+        if settings.whatsapp_app_secret is None:
+            # the demo's replies (`ringback demo --reply`) are signed with it (settings.py)
+            env["WHATSAPP_APP_SECRET"] = SANDBOX_APP_SECRET
     return env
 
 
@@ -102,9 +89,31 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("worker", help="run the outbox worker alone")
     commands.add_parser("migrate", help="apply the database migrations (alembic upgrade head)")
 
-    demo = commands.add_parser("demo", help="create or refresh the demo restaurant and its tokens")
-    demo.add_argument("--base-url", default="http://127.0.0.1:8000", help="used in the curl shown")
+    demo = commands.add_parser(
+        "demo",
+        help="create or refresh the demo restaurant and its tokens; with --reply, write to it",
+    )
+    demo.add_argument(
+        "--base-url",
+        "--url",
+        dest="base_url",
+        default=DEFAULT_URL,
+        help="the local server: in the curl and addresses shown, and where --reply posts",
+    )
     demo.add_argument("--json", action="store_true", help="print one JSON object")
+    demo.add_argument(
+        "--reply",
+        metavar="TEXT",
+        help="post a signed WhatsApp message TEXT from the demo caller to the running server "
+        "(changes nothing else: the tokens stay)",
+    )
+    demo.add_argument(
+        "--from",
+        dest="sender",
+        default=DEMO_CALLER,
+        metavar="NUMBER",
+        help=f"who writes with --reply (default: the demo caller, {DEMO_CALLER})",
+    )
 
     restaurants = commands.add_parser("restaurants", help="manage restaurants").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -157,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = with_database(settings, url)
     if command == "worker":
         return _run(run_worker(settings))
+    if command == "demo" and args.reply is not None:
+        return _run(_with_container(settings, lambda c: demo_reply(c, args)))
     if command == "demo":
         return _run(_with_container(settings, lambda c: demo(c, args)))
     if command == "restaurants":
@@ -267,120 +278,6 @@ async def create_token(container: Container, args: argparse.Namespace) -> int:
     token_id = await container.tenancy.create_token(args.restaurant, kind, token, args.name)
     print(json.dumps({"id": str(token_id), "token": token}))
     return 0
-
-
-def demo_settings() -> dict[str, Any]:
-    return {
-        "name": "Demo Bistro",
-        "country": "FR",
-        "timezone": "Europe/Paris",
-        "missed_calls_enabled": True,
-        "whatsapp": {
-            "phone_number_id": "100000000000001",
-            "access_token": "demo-access-token",
-            "templates": {
-                "MISSED_CALL": {"name": "missed_call", "language": "fr"},
-                "MISSED_CALL_WITH_RESERVATION": {"name": "missed_call_resa", "language": "fr"},
-                "CALLBACK_UNANSWERED": {"name": "callback_unanswered", "language": "fr"},
-            },
-            "fallback_first_name": "there",
-        },
-        "ccai": DEMO_CCAI,
-    }
-
-
-DEMO_CCAI: dict[str, Any] = {
-    "languages": ["en", "fr"],
-    "menus": [
-        {"id": 1, "name": "Reservations", "menu_type": "ivr_menu", "state": "open",
-         "output_msg": "You selected reservations."},
-        {"id": 2, "name": "App callback", "menu_type": "mobile_menu", "state": "open"},
-        {"id": 3, "name": "Web callback", "menu_type": "web_menu", "state": "open"},
-    ],
-    "agents": [
-        {"id": 1, "email": "host@demo-bistro.example", "name": "Alex Host",
-         "first_name": "Alex", "last_name": "Host", "available": True, "can_call": True},
-    ],
-    "outbound_numbers": [{"number": "+33184880000", "default": True}],
-    "tickets": [{"ticket_id": "T-1001", "phone_number": "+33612345678"}],
-}  # fmt: skip
-
-
-def random_french_mobile() -> str:
-    """A valid French mobile number nobody in the demo has called from yet (dodges the cooldown)."""
-    while True:
-        candidate = f"+336{secrets.randbelow(10**8):08d}"
-        parsed = phonenumbers.parse(candidate)
-        if phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.MOBILE:
-            return candidate
-
-
-async def demo(container: Container, args: argparse.Namespace) -> int:
-    """Upsert the demo restaurant, its customers and reservation; replace its demo tokens."""
-    store = container.tenancy
-    existing = await store.restaurant_by_slug(DEMO_SLUG)
-    given = demo_settings()
-    settings = settings_from_columns(given)
-    # a rerun rewrites the demo's own settings only: an admin's cooldown or quiet hours stay
-    updated = (
-        await store.update_restaurant(existing.id, settings, columns=given.keys())
-        if existing
-        else None
-    )
-    stored = updated or await store.create_restaurant(settings, slug=DEMO_SLUG)
-    restaurant_id = stored.id
-    await container.directory.upsert_customers(restaurant_id, DEMO_CUSTOMERS)
-    tomorrow = dt.datetime.now(ZoneInfo("Europe/Paris")).date() + dt.timedelta(days=1)
-    start_at = dt.datetime.combine(tomorrow, dt.time(20, 0), ZoneInfo("Europe/Paris"))
-    await container.directory.upsert_reservations(
-        restaurant_id,
-        [ReservationInput("demo-resa-1", start_at, 2, "CONFIRMED", DEMO_CUSTOMERS[0])],
-    )
-    async with container.engine.begin() as conn:
-        await conn.execute(
-            update(ApiTokenRow)
-            .where(
-                ApiTokenRow.restaurant_id == restaurant_id,
-                ApiTokenRow.name == DEMO_TOKEN_NAME,
-                ApiTokenRow.revoked_at.is_(None),
-            )
-            .values(revoked_at=func.now())
-        )
-    tokens: dict[str, dict[str, str]] = {}
-    for kind in TokenKind:
-        token = mint_token(kind)
-        token_id = await store.create_token(restaurant_id, kind, token, DEMO_TOKEN_NAME)
-        tokens[kind.value] = {"id": str(token_id), "token": token}
-    curl = demo_curl(args.base_url, tokens["partner"]["token"])
-    restaurant = RestaurantOut.from_stored(stored).model_dump(mode="json")
-    if args.json:
-        print(json.dumps({"restaurant": restaurant, "tokens": tokens, "curl": curl}))
-        return 0
-    print(f'Demo restaurant "{stored.settings.name}" is ready: id {stored.id}, slug {stored.slug}.')
-    print("Tokens (running `ringback demo` again revokes these and mints new ones):")
-    for kind_name, minted in tokens.items():
-        print(f"  {kind_name:<8} {minted['token']}")
-    print(f"Customer with a reservation tomorrow at 20:00: {DEMO_CUSTOMERS[0].phone_number}")
-    print("Report a missed call:")
-    print(f"  {curl}")
-    return 0
-
-
-def demo_curl(base_url: str, partner_token: str) -> str:
-    body = json.dumps(
-        {
-            "caller_phone_number": random_french_mobile(),
-            "external_call_id": f"demo-{uuid.uuid4().hex[:12]}",
-        }
-    )
-    return shlex.join(
-        [
-            "curl", "-sS", "-X", "POST", f"{base_url.rstrip('/')}/api/partner/v1/missed-calls",
-            "-H", f"Authorization: Bearer {partner_token}",
-            "-H", "Content-Type: application/json",
-            "-d", body,
-        ]
-    )  # fmt: skip
 
 
 if __name__ == "__main__":

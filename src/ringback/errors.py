@@ -25,6 +25,10 @@ class Conflict(RingbackError):
     """The resource is not in a state that allows the request."""
 
 
+class WindowClosed(Conflict):
+    """A free-form WhatsApp message outside the customer service window (SPEC §10)."""
+
+
 class DatabaseUnavailable(RingbackError):
     """PostgreSQL cannot be reached or dropped the connection (lost, timed out, shutting down,
     starting up, pool exhausted): the request may be retried shortly."""

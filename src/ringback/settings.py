@@ -8,6 +8,10 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com/v21.0"
+SANDBOX_APP_SECRET = "ringback-sandbox-app-secret"  # noqa: S105 - public by design, see below
+"""The WhatsApp app secret of ``ringback serve --sandbox`` when none is configured, which
+``ringback demo --reply`` signs with too: the sandbox talks to no real WhatsApp, so its webhook
+needs no secret of its own for a newcomer's offline demo. A configured secret always wins."""
 
 
 class Settings(BaseSettings):

@@ -418,7 +418,10 @@ async def test_stats_default_to_seven_days_with_rates_and_delivery_counts(
         "recovered",
         "recovery_rate",
         "delivery_rate",
+        "replied",
+        "reply_rate",
     }
+    assert (totals["replied"], totals["reply_rate"]) == (0, 0)
     bad = await client.get("/api/ops/v1/stats", params={"bucket": "week"}, headers=tenant.auth(OPS))
     assert bad.status_code == 422
     assert bad.json()["error"]["details"][0]["field"] == "query.bucket"

@@ -60,11 +60,13 @@ def receipt(kind: str, wamid: str, phone_number_id: str, at: int | None = None) 
 
 
 def inbound_text(text: str, sender: str, phone_number_id: str) -> dict[str, Any]:
+    """A customer's text message, with a provider id of its own (as every real one has)."""
     body = copy.deepcopy(payload("whatsapp_message_stop"))
     value = body["entry"][0]["changes"][0]["value"]
     value["metadata"]["phone_number_id"] = phone_number_id
     value["contacts"][0]["wa_id"] = sender.lstrip("+")
     value["messages"][0]["from"] = sender.lstrip("+")
+    value["messages"][0]["id"] = f"wamid.test-{uuid.uuid4().hex}"
     value["messages"][0]["text"]["body"] = text
     return body
 
@@ -431,7 +433,8 @@ async def test_other_words_opt_nobody_out(
     tenant = await restaurant_with_own_number(make_restaurant)
     number = random_mobile()
     await deliver(hooks, inbound_text("stop calling me maybe", number, phone_number_id(tenant)))
-    assert await opted_out(container, tenant, number) is None
+    # the sender becomes a customer (SPEC §10: their message is kept), not an opted-out one
+    assert await opted_out(container, tenant, number) is False
 
 
 async def test_stop_then_a_missed_call_is_suppressed_and_start_lets_the_next_one_through(
@@ -460,7 +463,8 @@ async def test_stop_to_one_restaurant_leaves_the_customer_of_another_untouched(
     await deliver(hooks, inbound_text("START", number, phone_number_id(theirs)))
     await deliver(hooks, inbound_text("STOP", number, phone_number_id(ours)))
     assert await opted_out(container, ours, number) is True
-    assert await opted_out(container, theirs, number) is None
+    # their START made the sender their customer (SPEC §10), never an opted-out one
+    assert await opted_out(container, theirs, number) is False
 
 
 async def test_stop_to_an_unknown_business_number_is_ignored(

@@ -50,6 +50,36 @@ def test_ops_bench_reports_every_figure_at_smoke_size(pg_server_url: str) -> Non
     assert "CSV: 3,000 rows" in out
 
 
+def test_conversations_bench_reports_every_figure_at_smoke_size(pg_server_url: str) -> None:
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "bench.conversations_at_scale",
+            "--conversations", "2000", "--messages", "20000", "--calls", "2000", "--runs", "1",
+            "--database-url", pg_server_url,
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "2,000 conversations, 20,000 inbound messages" in out
+    for figure in (
+        "inbox, first page (50)",
+        "deep",
+        "inbox, unread=true (100 unread)",
+        "inbox, phone",
+        "thread (10 messages",
+        "read mark",
+        "webhook, a message in an existing conversation",
+        "webhook, a message opening a conversation",
+    ):
+        assert figure in out, figure
+
+
 def test_load_bench_runs_all_three_apps_and_every_report_sent_exactly_one_message(
     pg_server_url: str,
 ) -> None:

@@ -9,6 +9,7 @@ import shlex
 import shutil
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,6 +198,18 @@ async def test_demo_prints_the_tokens_and_a_curl_for_people(
     assert "curl -sS -X POST http://127.0.0.1:8000/api/partner/v1/missed-calls" in ran.stdout
 
 
+async def test_demo_tells_where_the_dashboard_is_what_to_sign_in_with_and_how_to_reply(
+    database_url: str, tmp_path: Path
+) -> None:
+    ran = await ringback(database_url, tmp_path, "demo")
+
+    assert ran.code == 0, ran.stderr
+    dashboard = next(line for line in ran.stdout.splitlines() if line.startswith("Dashboard:"))
+    assert "http://127.0.0.1:8000/ops" in dashboard
+    assert "rb_ops_" in dashboard
+    assert "ringback demo --reply" in ran.stdout
+
+
 @pytest.fixture
 async def sandbox_server(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
     """``ringback serve --sandbox`` on a free port; yields its base URL."""
@@ -251,3 +264,65 @@ async def test_the_curl_printed_by_demo_sends_through_the_sandbox(
     reply = json.loads(out)["data"]
     assert reply["outcome"] == "SENT"
     assert reply["template_type"] == "MISSED_CALL"
+
+
+async def test_the_printed_curl_then_reply_make_a_replied_call_and_a_conversation(
+    database_url: str, tmp_path: Path, sandbox_server: str
+) -> None:
+    """A newcomer's way (SPEC §10): the demo's curl reports a missed call, its reply command
+    writes back as that caller, and the ops API shows the conversation and the replied call."""
+    if shutil.which("curl") is None:
+        pytest.fail("curl is not installed: the test runs the printed command as a user would")
+    demo = (
+        await ringback(database_url, tmp_path, "demo", "--json", "--base-url", sandbox_server)
+    ).json()
+    curl = await asyncio.create_subprocess_exec(
+        *shlex.split(demo["curl"]), stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(curl.communicate(), timeout=SLOW_MACHINE_SECONDS)
+    call = json.loads(out)["data"]
+    command = shlex.split(demo["reply"])
+    assert Path(command[0]).name == "ringback"
+    assert command[1:3] == ["demo", "--reply"]
+
+    replied = await ringback(database_url, tmp_path, *command[1:])
+
+    assert replied.code == 0, replied.stderr
+    assert f"{sandbox_server}/ops" in replied.stdout
+    assert demo["dashboard"] == f"{sandbox_server}/ops"
+    ops = {"Authorization": f"Bearer {demo['tokens']['ops']['token']}"}
+    async with httpx.AsyncClient(base_url=sandbox_server, timeout=SLOW_MACHINE_SECONDS) as http:
+        listed = await http.get(
+            "/api/ops/v1/conversations",
+            params={"phone": call["caller_phone_number"]},
+            headers=ops,
+        )
+        item = await http.get(f"/api/ops/v1/calls/{call['id']}", headers=ops)
+    (chat,) = listed.json()["data"]
+    assert chat["last_message"]["text"] == command[3]
+    assert chat["unread"] == 1
+    assert chat["window_open_until"] is not None
+    assert call["outcome"] == "SENT"
+    assert item.json()["data"]["replied_at"] is not None
+
+
+async def test_demo_reply_defaults_to_the_demo_caller(
+    database_url: str, tmp_path: Path, sandbox_server: str
+) -> None:
+    await ringback(database_url, tmp_path, "demo", "--base-url", sandbox_server)
+    text = f"Une table pour quatre ? {uuid.uuid4().hex[:6]}"
+
+    ran = await ringback(database_url, tmp_path, "demo", "--reply", text, "--url", sandbox_server)
+
+    assert ran.code == 0, ran.stderr
+    assert ran.stdout.startswith("+33612345678 wrote to Demo Bistro")
+
+
+async def test_demo_reply_without_a_server_says_so(database_url: str, tmp_path: Path) -> None:
+    await ringback(database_url, tmp_path, "demo")
+    nobody = f"http://127.0.0.1:{free_port()}"
+
+    ran = await ringback(database_url, tmp_path, "demo", "--reply", "allô ?", "--url", nobody)
+
+    assert ran.code == 1
+    assert "no server answered" in ran.stderr

@@ -41,6 +41,9 @@ class RecordingMetrics:
     def dispatch_observed(self, result: str, seconds: float) -> None:
         return None
 
+    def inbound_received(self, message_type: str, count: int = 1) -> None:
+        return None
+
 
 async def own_number(make_restaurant: MakeRestaurant) -> tuple[Tenant, str]:
     pnid = f"pn-{uuid.uuid4().hex[:12]}"

@@ -13,11 +13,11 @@ from ringback.cli import (
     DEFAULT_PGDATA,
     build_parser,
     database_url_or_embedded,
-    random_french_mobile,
     sandbox_graph_url,
     serve_environment,
 )
-from ringback.settings import Settings
+from ringback.demo import random_french_mobile
+from ringback.settings import SANDBOX_APP_SECRET, Settings
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +26,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (
         "DATABASE_URL",
         "WHATSAPP_API_BASE_URL",
+        "WHATSAPP_APP_SECRET",
         "RINGBACK_SANDBOX",
         "RINGBACK_RUN_WORKER",
     ):
@@ -162,6 +163,27 @@ def test_sandbox_points_whatsapp_at_the_local_graph_stand_in_when_no_base_url_is
     assert env["RINGBACK_SANDBOX"] == "true"
     assert env["RINGBACK_RUN_WORKER"] == "true"
     assert env["WHATSAPP_API_BASE_URL"] == "http://127.0.0.1:8123/_sandbox/graph/v21.0"
+
+
+def test_sandbox_signs_webhooks_with_the_demo_secret_unless_one_is_configured() -> None:
+    args = build_parser().parse_args(["serve", "--sandbox"])
+
+    default = serve_environment(args, settings(), "x")
+    configured = serve_environment(args, settings(whatsapp_app_secret="ours"), "x")
+    not_sandbox = serve_environment(build_parser().parse_args(["serve"]), settings(), "x")
+
+    assert default["WHATSAPP_APP_SECRET"] == SANDBOX_APP_SECRET
+    assert "WHATSAPP_APP_SECRET" not in configured
+    assert "WHATSAPP_APP_SECRET" not in not_sandbox
+
+
+def test_demo_reads_reply_from_and_url() -> None:
+    args = build_parser().parse_args(
+        ["demo", "--reply", "Bonjour", "--from", "+33698765432", "--url", "http://h:9"]
+    )
+
+    assert (args.reply, args.sender, args.base_url) == ("Bonjour", "+33698765432", "http://h:9")
+    assert build_parser().parse_args(["demo"]).sender == "+33612345678"
 
 
 def test_sandbox_keeps_an_explicit_whatsapp_base_url() -> None:

@@ -175,6 +175,9 @@ class CallRow(Base):
     template_type: Mapped[str | None] = mapped_column(Text)
     answered_at: Mapped[dt.datetime | None] = mapped_column(TZ)
     recovered_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+    # the first WhatsApp message of the customer within 7 days after this call's message was sent
+    # (SPEC §10); written by the webhook that stores that message, never by the intake
+    replied_at: Mapped[dt.datetime | None] = mapped_column(TZ)
     details: Mapped[dict[str, Any]] = mapped_column(
         JSONB, nullable=False, server_default=text("'{}'::jsonb")
     )
@@ -209,13 +212,18 @@ class MessageRow(Base):
     restaurant_id: Mapped[int] = mapped_column(
         ForeignKey("restaurant.id", ondelete="CASCADE"), nullable=False
     )
-    call_id: Mapped[int] = mapped_column(ForeignKey("call.id"), nullable=False)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("call.id"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), nullable=False)
     to_phone_number: Mapped[str] = mapped_column(Text, nullable=False)
-    template_type: Mapped[str] = mapped_column(Text, nullable=False)
-    template_name: Mapped[str] = mapped_column(Text, nullable=False)
-    template_language: Mapped[str] = mapped_column(Text, nullable=False)
-    parameters: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
+    # A template answers a call: call_id and the template columns set, body null. A free-form
+    # text (a staff reply, SPEC §10) has a body and nothing else of those. No column, default or
+    # check says which: a report's message row is written and rewritten as it was before texts.
+    template_type: Mapped[str | None] = mapped_column(Text)
+    template_name: Mapped[str | None] = mapped_column(Text)
+    template_language: Mapped[str | None] = mapped_column(Text)
+    parameters: Mapped[list[str] | None] = mapped_column(JSONB)
+    body: Mapped[str | None] = mapped_column(Text)
+    """The text of a free-form message; null for a template."""
     status: Mapped[str] = mapped_column(Text, nullable=False)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     next_attempt_at: Mapped[dt.datetime] = mapped_column(TZ, nullable=False)
@@ -308,6 +316,75 @@ class OpsSessionRow(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(TZ, nullable=False, index=True)
 
 
+class ConversationRow(Base):
+    """The WhatsApp thread of one restaurant and one customer (SPEC §10). What the inbox lists is
+    kept on the row — the last message, the unread count, the customer's last inbound time — and
+    written by the statement that stores a message, so a page of the list is one index range."""
+
+    __tablename__ = "conversation"
+    __table_args__ = (UniqueConstraint("restaurant_id", "customer_id"),)
+
+    id: Mapped[int] = _id()
+    restaurant_id: Mapped[int] = mapped_column(
+        ForeignKey("restaurant.id", ondelete="CASCADE"), nullable=False
+    )
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), nullable=False)
+    profile_name: Mapped[str | None] = mapped_column(Text)
+    """The sender's WhatsApp profile name, as their latest message gave it."""
+    last_direction: Mapped[str | None] = mapped_column(Text)
+    last_type: Mapped[str | None] = mapped_column(Text)
+    last_text: Mapped[str | None] = mapped_column(Text)
+    """The start of the last message's text (``LAST_TEXT_CHARS``), for the list."""
+    last_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+    last_inbound_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+    """Provider time of the customer's latest message: the service window runs 24 h from it."""
+    unread_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    read_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+    """The time of the latest message either way: the list's order."""
+
+
+class ConversationMessageRow(Base):
+    """One message of a conversation: every inbound WhatsApp message, stored once per restaurant
+    (``provider_message_id``), and every staff reply, whose outbox message is ``message_id``.
+    The templates of the customer's calls are read from their calls, never copied here."""
+
+    __tablename__ = "conversation_message"
+    __table_args__ = (
+        UniqueConstraint("restaurant_id", "provider_message_id"),
+        Index(None, "conversation_id", "sent_at", "id"),
+    )
+
+    id: Mapped[int] = _id()
+    restaurant_id: Mapped[int] = mapped_column(
+        ForeignKey("restaurant.id", ondelete="CASCADE"), nullable=False
+    )
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversation.id", ondelete="CASCADE"), nullable=False
+    )
+    direction: Mapped[str] = mapped_column(Text, nullable=False)
+    type: Mapped[str] = mapped_column(Text, nullable=False)
+    details: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    """What a type carries beside its text and media: a location, shared contacts, a button's
+    payload, a list reply's id, a document's file name … (``conversations.model``)."""
+    # declared after every use of sqlalchemy's text() in this class, which it shadows here
+    text: Mapped[str | None] = mapped_column(Text)
+    media_id: Mapped[str | None] = mapped_column(Text)
+    media_mime_type: Mapped[str | None] = mapped_column(Text)
+    context_id: Mapped[str | None] = mapped_column(Text)
+    """The provider id of the message this one replies (or reacts) to."""
+    provider_message_id: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("message.id", ondelete="CASCADE"), unique=True
+    )
+    sent_at: Mapped[dt.datetime] = mapped_column(TZ, nullable=False)
+    """The provider's timestamp of an inbound message; the time a staff reply was written."""
+    created_at: Mapped[dt.datetime] = _created()
+
+
 # --- the tables, as SQLAlchemy Core statements use them -----------------------------------
 
 restaurant = cast(Table, RestaurantRow.__table__)
@@ -320,6 +397,8 @@ message_event = cast(Table, MessageEventRow.__table__)
 pending_receipt = cast(Table, PendingReceiptRow.__table__)
 ccai_call = cast(Table, CcaiCallRow.__table__)
 ops_session = cast(Table, OpsSessionRow.__table__)
+conversation = cast(Table, ConversationRow.__table__)
+conversation_message = cast(Table, ConversationMessageRow.__table__)
 
 # What a request needs of its restaurant (``tenancy.model.restaurant_from_settings`` reads it)
 RESTAURANT_SETTINGS = [c for c in restaurant.c if c.name not in ("created_at", "updated_at")]
@@ -357,6 +436,15 @@ CALL_FILTER_INDEXES = (
         call.c.id,
         postgresql_where=call.c.recovered_at.isnot(None),
     ),
+    # replied calls, for the filter and the statistics' count (migration 0010): the intake writes
+    # replied_at null, so a report adds no entry here; only the webhook that sets it does
+    Index(
+        "ix_call_ops_replied",
+        call.c.restaurant_id,
+        call.c.occurred_at,
+        call.c.id,
+        postgresql_where=call.c.replied_at.isnot(None),
+    ),
 )
 
 
@@ -373,6 +461,25 @@ MESSAGE_STATUS_INDEX = Index(
 WHATSAPP_NUMBER_INDEX = Index(
     "ix_restaurant_whatsapp_phone_number_id",
     restaurant.c.whatsapp["phone_number_id"].astext,
+)
+
+
+# The inbox (SPEC §10): a restaurant's conversations, newest activity first, by keyset; and the
+# same for those with unread messages, which may be few among many.
+CONVERSATION_INDEXES = (
+    Index(
+        "ix_conversation_inbox",
+        conversation.c.restaurant_id,
+        conversation.c.updated_at.desc(),
+        conversation.c.id.desc(),
+    ),
+    Index(
+        "ix_conversation_unread",
+        conversation.c.restaurant_id,
+        conversation.c.updated_at.desc(),
+        conversation.c.id.desc(),
+        postgresql_where=conversation.c.unread_count > 0,
+    ),
 )
 
 

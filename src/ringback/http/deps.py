@@ -16,11 +16,11 @@ from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Depends, Request
 
+from ringback.conversations.inbound import InboundService
 from ringback.db.tx import Database, Tx
 from ringback.http.metrics import Metrics, PrometheusMetrics
 from ringback.http.ratelimit import TokenBuckets
 from ringback.messages.dispatcher import Dispatcher
-from ringback.messages.receipts import ReceiptsService
 from ringback.relay.call_lookup import SqlCallLookup
 from ringback.relay.service import RelayService, utc_now
 from ringback.settings import Settings
@@ -45,7 +45,7 @@ class Services(Protocol):
     def tenancy(self) -> TenancyRepository: ...
 
     @property
-    def receipts(self) -> ReceiptsService: ...
+    def inbound(self) -> InboundService: ...
 
     @property
     def calls(self) -> SqlCallLookup: ...
@@ -107,8 +107,8 @@ def tenancy(request: Request) -> TenancyRepository:
     return services(request).tenancy
 
 
-def receipts(request: Request) -> ReceiptsService:
-    return services(request).receipts
+def inbound(request: Request) -> InboundService:
+    return services(request).inbound
 
 
 def calls(request: Request) -> SqlCallLookup:
@@ -137,7 +137,7 @@ Clock = Annotated[Callable[[], dt.datetime], Depends(clock)]
 Relay = Annotated[RelayService, Depends(_provided(relay))]
 Outbox = Annotated[Dispatcher, Depends(_provided(dispatcher))]
 Tenancy = Annotated[TenancyRepository, Depends(_provided(tenancy))]
-Receipts = Annotated[ReceiptsService, Depends(_provided(receipts))]
+Inbound = Annotated[InboundService, Depends(_provided(inbound))]
 Calls = Annotated[SqlCallLookup, Depends(_provided(calls))]
 ServiceMetrics = Annotated[Metrics, Depends(_provided(metrics))]
 HttpMetrics = Annotated[PrometheusMetrics, Depends(_provided(http_metrics))]

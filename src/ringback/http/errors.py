@@ -23,6 +23,7 @@ from ringback.errors import (
     IdempotencyConflict,
     NotFound,
     UnstorableText,
+    WindowClosed,
 )
 
 log = logging.getLogger("ringback.http")
@@ -151,6 +152,8 @@ def to_api_error(error: BaseException) -> ApiError:
         )
     if isinstance(error, NotFound):
         return not_found(str(error) or "Not found")
+    if isinstance(error, WindowClosed):
+        return ApiError(409, "WINDOW_CLOSED", str(error) or "The service window is closed")
     if isinstance(error, Conflict):
         return ApiError(409, "CONFLICT", str(error) or "Conflict")
     if isinstance(error, StarletteHTTPException):

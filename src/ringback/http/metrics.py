@@ -53,6 +53,12 @@ class PrometheusMetrics:
         self.messages = Counter(
             "ringback_messages", "Messages moved into each status", ["status"], registry=r
         )
+        self.inbound = Counter(
+            "ringback_inbound_messages",
+            "Customers' WhatsApp messages stored (once each), by type",
+            ["type"],
+            registry=r,
+        )
         self.dispatch = Histogram(
             "ringback_dispatch_duration_seconds",
             "Duration of Graph API send calls",
@@ -92,6 +98,10 @@ class PrometheusMetrics:
 
     def dispatch_observed(self, result: str, seconds: float) -> None:
         self.dispatch.labels(result).observe(seconds)
+
+    def inbound_received(self, message_type: str, count: int = 1) -> None:
+        if count > 0:
+            self.inbound.labels(message_type).inc(count)
 
     # The HTTP edge.
     def http_observed(self, route: str, method: str, status: int, seconds: float) -> None:
@@ -189,6 +199,8 @@ class Metrics(Protocol):
 
     def dispatch_observed(self, result: str, seconds: float) -> None: ...
 
+    def inbound_received(self, message_type: str, count: int = 1) -> None: ...
+
 
 class NoMetrics:
     """Metrics that go nowhere (unit tests, tools)."""
@@ -202,4 +214,7 @@ class NoMetrics:
         return None
 
     def dispatch_observed(self, result: str, seconds: float) -> None:
+        return None
+
+    def inbound_received(self, message_type: str, count: int = 1) -> None:
         return None

@@ -26,7 +26,8 @@ class NativeErrorBody(BaseModel):
     code: str = Field(
         examples=["VALIDATION_ERROR"],
         description="VALIDATION_ERROR, MALFORMED_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, "
-        "METHOD_NOT_ALLOWED, IDEMPOTENCY_CONFLICT, CONFLICT, PAYLOAD_TOO_LARGE, RATE_LIMITED, "
+        "METHOD_NOT_ALLOWED, IDEMPOTENCY_CONFLICT, CONFLICT, WINDOW_CLOSED, PAYLOAD_TOO_LARGE, "
+        "RATE_LIMITED, "
         "UNAVAILABLE, INTERNAL",
     )
     message: str
@@ -44,7 +45,8 @@ _REF = "#/components/schemas/NativeError"
 _DEFAULT = {
     "description": "Error envelope: 400 MALFORMED_REQUEST, 401 UNAUTHORIZED, 403 FORBIDDEN "
     "(a dashboard-cookie change from another origin), 404 NOT_FOUND, "
-    "409 CONFLICT or IDEMPOTENCY_CONFLICT, 413 PAYLOAD_TOO_LARGE, 422 VALIDATION_ERROR, "
+    "409 CONFLICT, IDEMPOTENCY_CONFLICT or WINDOW_CLOSED, 413 PAYLOAD_TOO_LARGE, "
+    "422 VALIDATION_ERROR, "
     "429 RATE_LIMITED (with Retry-After), 503 UNAVAILABLE (with Retry-After), 500 INTERNAL",
     "content": {"application/json": {"schema": {"$ref": _REF}}},
 }

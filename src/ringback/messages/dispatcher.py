@@ -49,10 +49,11 @@ class Dispatcher:
         return self._lease_seconds
 
     async def deliver_within(
-        self, held: ClaimedMessage, seconds: float, call_id: int
+        self, held: ClaimedMessage, seconds: float, call_id: int | None
     ) -> MessageStatus | None:
         """Send a message already held under lease (written leased by the request that sends it)
-        and wait at most ``seconds``; past them the attempt goes on in the background.
+        and wait at most ``seconds``; past them the attempt goes on in the background. A message
+        without a call (a staff reply) writes no outcome: its status is its reply.
 
         The outcome the request replies is written with the message's move (one statement, no
         window between them): once that move is under way the request waits for it, and a
@@ -149,9 +150,10 @@ class Dispatcher:
 
 
 class _Waiting:
-    """A request waiting for its inline send. ``call_id`` is None once it stopped waiting."""
+    """A request waiting for its inline send. ``call_id`` is None once it stopped waiting, and
+    from the start for a message without a call."""
 
-    def __init__(self, call_id: int) -> None:
+    def __init__(self, call_id: int | None) -> None:
         self.call_id: int | None = call_id
         self.recording = False
 

@@ -1,4 +1,4 @@
-"""WhatsAppCloudSender: template messages through the Graph API (SPEC §3, message and delivery)."""
+"""WhatsAppCloudSender: templates (SPEC §3) and free-form texts (SPEC §10) through the Graph API."""
 
 from __future__ import annotations
 
@@ -13,6 +13,14 @@ DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
 def message_body(message: ClaimedMessage) -> dict[str, object]:
+    if message.text is not None:
+        # a free-form text, allowed inside the customer service window only (SPEC §10)
+        return {
+            "messaging_product": "whatsapp",
+            "to": message.to_phone_number.lstrip("+"),
+            "type": "text",
+            "text": {"body": message.text},
+        }
     return {
         "messaging_product": "whatsapp",
         "to": message.to_phone_number.lstrip("+"),

@@ -178,7 +178,8 @@ def _claimed(row: Any, token: uuid.UUID) -> ClaimedMessage:
         phone_number_id=row.phone_number_id or "",
         access_token=row.access_token or "",
         to_phone_number=row.to_phone_number,
-        template_name=row.template_name,
-        template_language=row.template_language,
-        parameters=list(row.parameters),
+        template_name=row.template_name or "",
+        template_language=row.template_language or "",
+        parameters=list(row.parameters or ()),
+        text=row.body,
     )

@@ -28,6 +28,19 @@ class NewMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class NewText:
+    """A free-form text to a customer (a staff reply, SPEC §10): no call, no template."""
+
+    restaurant_id: int
+    customer_id: int
+    to_phone_number: str
+    body: str
+    due_at: dt.datetime
+    inline_lease: InlineLease | None = None
+    """Set when the request sends the text itself: it is written already leased to it."""
+
+
+@dataclass(frozen=True, slots=True)
 class InlineLease:
     token: uuid.UUID
     expires_at: dt.datetime
@@ -46,6 +59,8 @@ class ClaimedMessage:
     template_name: str
     template_language: str
     parameters: Sequence[str]
+    text: str | None = None
+    """The body of a free-form text; None for a template (then the template fields are set)."""
 
 
 @dataclass(frozen=True, slots=True)

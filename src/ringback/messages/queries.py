@@ -46,7 +46,7 @@ from ringback.db.tables import (
     message_event,
     restaurant,
 )
-from ringback.messages.ports import NewMessage
+from ringback.messages.ports import NewMessage, NewText
 from ringback.messages.states import (
     CANCEL,
     CLAIM,
@@ -162,6 +162,7 @@ def claim_due_statement() -> Select[Any]:
             message.c.template_name,
             message.c.template_language,
             message.c.parameters,
+            message.c.body,
             # the sender's credentials with the claim, in the same statement
             restaurant.c.whatsapp[WHATSAPP_PHONE_NUMBER_ID].astext.label("phone_number_id"),
             restaurant.c.whatsapp[WHATSAPP_ACCESS_TOKEN].astext.label("access_token"),
@@ -324,15 +325,71 @@ def enqueue_params(new: NewMessage) -> dict[str, Any]:
     }
 
 
+def enqueue_text() -> tuple[CTE, CTE]:
+    """A free-form text with its first timeline events (SPEC §10, a staff reply), for the
+    conversations slice's reply statement: returns the CTE of the new message (``id``,
+    ``status``, ``attempts``, ``created_at``) and that of its events, which the statement must
+    add (``add_cte``). Its values are the parameters of ``enqueue_text_params``; a text the
+    request sends inline is written already leased, as a template is (``enqueue``)."""
+    created = (
+        insert(message)
+        .values(
+            restaurant_id=bindparam("t_restaurant_id", type_=BigInteger),
+            customer_id=bindparam("t_customer_id", type_=BigInteger),
+            to_phone_number=bindparam("t_to", type_=Text),
+            body=bindparam("t_body", type_=Text),
+            status=bindparam("t_status", type_=Text),
+            attempts=bindparam("t_attempts", type_=Integer),
+            next_attempt_at=bindparam("t_due_at", type_=_TS),
+            lease_token=bindparam("t_lease_token", type_=UUID(as_uuid=True)),
+            lease_expires_at=bindparam("t_lease_expires_at", type_=_TS),
+        )
+        .returning(message.c.id, message.c.status, message.c.attempts, message.c.created_at)
+        .cte("created")
+    )
+    logged = (
+        insert(message_event)
+        .from_select(
+            ["message_id", "status", "attempt"],
+            union_all(
+                select(created.c.id, _target(ENQUEUE), literal(0)),
+                select(created.c.id, created.c.status, created.c.attempts).where(
+                    created.c.status == CLAIM.target.value
+                ),
+            ),
+        )
+        .cte("logged")
+    )
+    return created, logged
+
+
+def enqueue_text_params(new: NewText) -> dict[str, Any]:
+    """The parameters of ``enqueue_text`` for ``new``."""
+    lease = new.inline_lease
+    return {
+        "t_restaurant_id": new.restaurant_id,
+        "t_customer_id": new.customer_id,
+        "t_to": new.to_phone_number,
+        "t_body": new.body,
+        "t_status": (CLAIM.target if lease else ENQUEUE.target).value,
+        "t_attempts": 1 if lease else 0,
+        "t_due_at": new.due_at,
+        "t_lease_token": lease.token if lease else None,
+        "t_lease_expires_at": lease.expires_at if lease else None,
+    }
+
+
 def cancel_queued(restaurant_id: ColumnElement[int], customer_id: ColumnElement[int]) -> Insert:
-    """Cancel the customer's queued messages, logging each move (SPEC §3, answered calls); the
-    row count of the statement is the messages cancelled."""
+    """Cancel the customer's queued templates, logging each move (SPEC §3, answered calls); the
+    row count of the statement is the messages cancelled. A staff reply waiting for a retry is
+    not a missed-call text: the answered call leaves it to go."""
     cancelled = (
         update(message)
         .where(
             message.c.restaurant_id == restaurant_id,
             message.c.customer_id == customer_id,
             leaving(CANCEL),
+            message.c.body.is_(None),  # a template: a text has a body
         )
         .values(status=CANCEL.target.value, updated_at=func.now())
         .returning(message.c.id, message.c.attempts)

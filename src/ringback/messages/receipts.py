@@ -12,8 +12,14 @@ from ringback.db.tx import Database
 from ringback.http.metrics import Metrics, NoMetrics
 from ringback.messages import receipt_queries as receipts
 from ringback.messages.queries import apply_receipts
-from ringback.messages.states import BusinessNumber, OptIntent, WhatsAppChange, opt_intent
-from ringback.relay.phone import normalize
+from ringback.messages.states import (
+    BusinessNumber,
+    InboundText,
+    OptIntent,
+    WhatsAppChange,
+    opt_intent,
+)
+from ringback.relay.phone import whatsapp_sender
 
 
 @dataclass
@@ -37,18 +43,40 @@ class ReceiptsService:
         summary = ReceiptsSummary()
         async with self._db.transaction() as tx:
             for change in changes:
-                await _apply(tx.conn, change, summary)
+                numbers = await receipts.restaurants_for(tx.conn, change.phone_number_id)
+                await apply_change(tx.conn, change, numbers, summary)
             await tx.commit()
-        for status in summary.moved:
-            self._metrics.message_moved(status)
+        self.report(summary)
         return summary
 
+    def report(self, summary: ReceiptsSummary) -> None:
+        """Count the moves of a committed webhook (applied in another use case's Tx too)."""
+        for status in summary.moved:
+            self._metrics.message_moved(status)
 
-async def _apply(conn: AsyncConnection, change: WhatsAppChange, summary: ReceiptsSummary) -> None:
-    numbers = await receipts.restaurants_for(conn, change.phone_number_id)
+
+async def apply_change(
+    conn: AsyncConnection,
+    change: WhatsAppChange,
+    numbers: Sequence[BusinessNumber],
+    summary: ReceiptsSummary,
+) -> None:
+    """The receipts and opt-out words of one change, in the caller's transaction; ``numbers``
+    are the restaurants on its business number (none: the change is ignored)."""
     if not numbers:
         summary.ignored_changes += 1
         return
+    await apply_statuses(conn, change, numbers, summary)
+    await apply_opt_words(conn, change.texts, numbers, summary)
+
+
+async def apply_statuses(
+    conn: AsyncConnection,
+    change: WhatsAppChange,
+    numbers: Sequence[BusinessNumber],
+    summary: ReceiptsSummary,
+) -> None:
+    """Move each message a receipt names, or keep the receipt until its id is recorded."""
     restaurant_ids = [n.restaurant_id for n in numbers]
     # Locks are taken in provider-id order so concurrent webhooks never wait on each other
     # in a cycle; a stable sort keeps one message's receipts in the order they came.
@@ -64,22 +92,21 @@ async def _apply(conn: AsyncConnection, change: WhatsAppChange, summary: Receipt
             continue
         moved = await apply_receipts(conn, known, reported)
         summary.moved.extend(status.value for status in moved)
-    await _apply_texts(conn, change, numbers, summary)
 
 
-async def _apply_texts(
+async def apply_opt_words(
     conn: AsyncConnection,
-    change: WhatsAppChange,
+    texts: Sequence[InboundText],
     numbers: Sequence[BusinessNumber],
     summary: ReceiptsSummary,
 ) -> None:
-    """``STOP`` opts the sender out of every restaurant on the number, ``START`` back in."""
-    for text in change.texts:
+    """``STOP`` opts the sender out of every restaurant in ``numbers``, ``START`` back in."""
+    for text in texts:
         intent = opt_intent(text.text)
         if intent is None:
             continue
         # WhatsApp gives the sender in international form: no restaurant's country changes it
-        e164 = normalize("+" + text.sender.lstrip("+"), numbers[0].country)
+        e164 = whatsapp_sender(text.sender)
         if e164 is None:
             continue
         for number in numbers:

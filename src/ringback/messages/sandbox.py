@@ -1,8 +1,9 @@
 """A stand-in for the Graph API on loopback (`ringback serve --sandbox`, SPEC §1).
 
-It accepts every template message, logs it and answers as the Graph API does, so the demo works on a
-machine with no internet. The app mounts ``router`` under ``/_sandbox/graph`` only when
-``settings.sandbox`` is true; the access token is never logged.
+It accepts every message (templates, and the free-form texts of staff replies), logs it and
+answers as the Graph API does, so the demo works on a machine with no internet. The app mounts
+``router`` under ``/_sandbox/graph`` only when ``settings.sandbox`` is true; the access token is
+never logged, nor the words of a text.
 """
 
 from __future__ import annotations
@@ -55,6 +56,22 @@ async def accept_message(version: str, phone_number_id: str, request: Request) -
         return _graph_error(400, "(#100) The parameter to is required.")
     message_id = f"wamid.sandbox.{uuid.uuid4().hex}"
     template, parameters = _template_summary(body)
+    text = body.get("text")
+    if isinstance(text, dict):  # a free-form text (a staff reply): its length, not its words
+        log.info(
+            "sandbox accepted message %s for %s via %s: text of %d characters",
+            message_id,
+            to,
+            phone_number_id,
+            len(str(text.get("body") or "")),
+            extra={
+                "graph_version": version,
+                "phone_number_id": phone_number_id,
+                "to": to,
+                "provider_message_id": message_id,
+            },
+        )
+        return _accepted(to, message_id)
     log.info(
         "sandbox accepted message %s for %s via %s: template=%s parameters=%s",
         message_id,
@@ -70,6 +87,10 @@ async def accept_message(version: str, phone_number_id: str, request: Request) -
             "provider_message_id": message_id,
         },
     )
+    return _accepted(to, message_id)
+
+
+def _accepted(to: str, message_id: str) -> JSONResponse:
     return JSONResponse(
         {
             "messaging_product": "whatsapp",

@@ -1,6 +1,7 @@
-"""``/ops``: the dashboard (SPEC §8). Server-rendered pages (Jinja2), one small script and one
-stylesheet served by the app itself (no CDN); the data comes from ``/api/ops/v1`` with the session
-cookie. Without a session ``/ops`` is the sign-in page, which shows no data."""
+"""``/ops``: the dashboard (SPEC §8) and ``/ops/inbox``, its conversations (SPEC §10).
+Server-rendered pages (Jinja2), small scripts and one stylesheet served by the app itself (no
+CDN); the data comes from ``/api/ops/v1`` with the session cookie. Without a session either page is
+the sign-in page, which shows no data."""
 
 from __future__ import annotations
 
@@ -30,7 +31,12 @@ from ringback.tenancy.model import Restaurant
 
 _HERE = Path(__file__).resolve().parent
 _STATIC = _HERE / "static"
-_STATIC_FILES = {"ops.css": "text/css", "ops.js": "text/javascript", "favicon.svg": "image/svg+xml"}
+_STATIC_FILES = {
+    "ops.css": "text/css",
+    "ops.js": "text/javascript",
+    "inbox.js": "text/javascript",
+    "favicon.svg": "image/svg+xml",
+}
 _templates = Environment(
     loader=FileSystemLoader(_HERE / "templates"),
     autoescape=select_autoescape(["html"]),
@@ -64,8 +70,11 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-@router.get("/ops", response_class=HTMLResponse)
-async def dashboard(request: Request, tenancy: Tenancy) -> Response:
+async def _signed_in(
+    request: Request, tenancy: Tenancy, page: str
+) -> tuple[Restaurant, bool, list[Restaurant]] | Response:
+    """The restaurant a page shows (the admin's ``restaurant_id``), whether it is the admin, and
+    the restaurants of the admin's picker; or the page to show instead (sign-in, picker)."""
     identity = await identify_session(request)
     if identity is None:
         return _page("signin.html", error=None)
@@ -77,18 +86,40 @@ async def dashboard(request: Request, tenancy: Tenancy) -> Response:
         wanted = parse_id(raw) if raw else None
         chosen = next((r for r in restaurants if r.id == wanted), None)
         if chosen is None:
-            return _page("picker.html", restaurants=restaurants)
+            return _page("picker.html", restaurants=restaurants, page=page)
     assert chosen is not None
+    return chosen, identity.admin, restaurants
+
+
+@router.get("/ops", response_class=HTMLResponse)
+async def dashboard(request: Request, tenancy: Tenancy) -> Response:
+    found = await _signed_in(request, tenancy, "/ops")
+    if isinstance(found, Response):
+        return found
+    chosen, admin, restaurants = found
     return _page(
         "dashboard.html",
+        page="/ops",
         restaurant=chosen,
-        admin=identity.admin,
+        admin=admin,
         restaurants=restaurants,
         sources=[s.value for s in Source],
         directions=[d.value for d in Direction],
         dispositions=[d.value for d in Disposition],
         outcomes=[o.value for o in Outcome],
         statuses=[s.value for s in MessageStatus],
+    )
+
+
+@router.get("/ops/inbox", response_class=HTMLResponse)
+async def inbox(request: Request, tenancy: Tenancy) -> Response:
+    """The conversations (SPEC §10): the list, a thread, the reply box."""
+    found = await _signed_in(request, tenancy, "/ops/inbox")
+    if isinstance(found, Response):
+        return found
+    chosen, admin, restaurants = found
+    return _page(
+        "inbox.html", page="/ops/inbox", restaurant=chosen, admin=admin, restaurants=restaurants
     )
 
 

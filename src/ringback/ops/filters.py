@@ -72,7 +72,7 @@ def parse_datetime(raw: str | None, name: str, problems: QueryProblems) -> dt.da
     return value
 
 
-def _recovered(raw: str | None, problems: QueryProblems) -> bool | None:
+def _flag(raw: str | None, name: str, problems: QueryProblems) -> bool | None:
     if raw is None or not raw.strip():
         return None
     flag = raw.strip().lower()
@@ -80,7 +80,7 @@ def _recovered(raw: str | None, problems: QueryProblems) -> bool | None:
         return True
     if flag in _FALSE:
         return False
-    problems.add("recovered", "expected true or false")
+    problems.add(name, "expected true or false")
     return None
 
 
@@ -97,7 +97,7 @@ def _phone(raw: str | None, country: str, problems: QueryProblems) -> str | None
 def parse_filters(params: Mapping[str, str | None], country: str) -> CallFilters:
     problems = QueryProblems()
     # read in this order so the 422 names the parameters in the order it always has
-    recovered = _recovered(params.get("recovered"), problems)
+    recovered = _flag(params.get("recovered"), "recovered", problems)
     phone = _phone(params.get("phone"), country, problems)
     filters = CallFilters(
         sources=_enums(params.get("source"), Source, "source", problems),
@@ -111,6 +111,7 @@ def parse_filters(params: Mapping[str, str | None], country: str) -> CallFilters
         occurred_from=parse_datetime(params.get("from"), "from", problems),
         occurred_to=parse_datetime(params.get("to"), "to", problems),
         recovered=recovered,
+        replied=_flag(params.get("replied"), "replied", problems),
     )
     problems.raise_if_any()
     return filters

@@ -26,6 +26,7 @@ class CallFilters:
     occurred_from: dt.datetime | None = None
     occurred_to: dt.datetime | None = None
     recovered: bool | None = None
+    replied: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,7 @@ class CallRecord:
     message: MessageInfo | None
     customer: CustomerInfo | None = None
     reservation: ReservationInfo | None = None
+    replied_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

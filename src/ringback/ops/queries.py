@@ -49,6 +49,19 @@ async def bucket_counts(
         .group_by(index, call.c.disposition, call.c.outcome, message.c.status, recovered)
     )
     rows = (await conn.execute(stmt)).all()
+    # replied calls apart, through ix_call_ops_replied, which holds them only: the statement
+    # above stays index-only on ix_call_ops_time, whose INCLUDE has no replied_at
+    replied_stmt = (
+        select(index, func.count().label("n"))
+        .where(
+            call.c.restaurant_id == restaurant_id,
+            call.c.occurred_at >= occurred_from,
+            call.c.occurred_at < occurred_to,
+            call.c.replied_at.isnot(None),
+        )
+        .group_by(index)
+    )
+    replied = {row.b - 1: int(row.n) for row in await conn.execute(replied_stmt)}
     acc: dict[int, dict[str, Any]] = {}
     for row in rows:
         slot = acc.setdefault(
@@ -65,7 +78,9 @@ async def bucket_counts(
         if row.status:
             slot["m"][row.status] = slot["m"].get(row.status, 0) + n
     return {
-        key: BucketCounts(v["calls"], v["missed"], v["recovered"], v["o"], v["m"])
+        key: BucketCounts(
+            v["calls"], v["missed"], v["recovered"], v["o"], v["m"], replied.get(key, 0)
+        )
         for key, v in acc.items()
     }
 

@@ -46,6 +46,7 @@ _CALL_COLUMNS = [
     call.c.customer_id,
     call.c.reservation_id,
     call.c.recovered_at,
+    call.c.replied_at,
 ]
 MESSAGE_COLUMNS = [
     message.c.id.label("m_id"),
@@ -94,6 +95,10 @@ def _where(restaurant_id: int, filters: CallFilters) -> list[ColumnElement[bool]
         conditions.append(call.c.recovered_at.isnot(None))
     elif filters.recovered is False:
         conditions.append(call.c.recovered_at.is_(None))
+    if filters.replied is True:
+        conditions.append(call.c.replied_at.isnot(None))
+    elif filters.replied is False:
+        conditions.append(call.c.replied_at.is_(None))
     return conditions
 
 
@@ -176,6 +181,7 @@ def _record(row: RowMapping, timeline: tuple[TimelineEntry, ...] | None = None) 
         customer_id=row["customer_id"],
         reservation_id=row["reservation_id"],
         recovered_at=row["recovered_at"],
+        replied_at=row["replied_at"],
         message=message_info(row, timeline),
         customer=_customer(row),
         reservation=_reservation(row),

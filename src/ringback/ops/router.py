@@ -90,6 +90,10 @@ async def call_filters(
         str | None, Query(alias="to", description="occurred_at < this ISO-8601 date-time")
     ] = None,
     recovered: Annotated[str | None, Query(description="true or false")] = None,
+    replied: Annotated[
+        str | None,
+        Query(description="true or false: the customer wrote within 7 days of our message"),
+    ] = None,
     restaurant_id: Annotated[
         str | None, Query(description="required with the admin token; ignored otherwise")
     ] = None,
@@ -104,6 +108,7 @@ async def call_filters(
         "from": occurred_from,
         "to": occurred_to,
         "recovered": recovered,
+        "replied": replied,
     }
     return parse_filters(params, caller.restaurant.country)
 
@@ -167,7 +172,8 @@ async def stats(
     bucket: Annotated[str | None, Query(description="hour or day (default)")] = None,
     restaurant_id: Annotated[str | None, Query(description="required with the admin token")] = None,
 ) -> StatsReply:
-    """Calls, outcomes, deliveries and recoveries by hour or day of the restaurant's timezone."""
+    """Calls, outcomes, deliveries, recoveries and replies by hour or day of the restaurant's
+    timezone."""
     problems = QueryProblems()
     start = parse_datetime(occurred_from, "from", problems)
     end = parse_datetime(occurred_to, "to", problems)

@@ -118,6 +118,10 @@ class CallOut(BaseModel):
     reservation: ReservationOut | None
     message: MessageOut | None
     recovered_at: str | None
+    replied_at: str | None = Field(
+        description="the customer's first WhatsApp message within 7 days after our message was "
+        "sent; null when they have not replied"
+    )
 
     @classmethod
     def of(cls, r: CallRecord) -> CallOut:
@@ -149,6 +153,7 @@ def _call_fields(r: CallRecord) -> dict[str, Any]:
         "customer": CustomerOut.of(r.customer) if r.customer else None,
         "reservation": ReservationOut.of(r.reservation) if r.reservation else None,
         "recovered_at": iso_z(r.recovered_at),
+        "replied_at": iso_z(r.replied_at),
     }
 
 
@@ -205,6 +210,7 @@ class StatsBucketOut(BaseModel):
     outcomes: dict[str, int]
     messages: MessageCounts
     recovered: int
+    replied: int = Field(description="missed calls whose customer replied (SPEC §10)")
 
     @classmethod
     def of(cls, b: StatsBucket) -> StatsBucketOut:
@@ -215,6 +221,7 @@ class StatsBucketOut(BaseModel):
             outcomes=b.outcomes,
             messages=MessageCounts(**b.messages),
             recovered=b.recovered,
+            replied=b.replied,
         )
 
 
@@ -224,8 +231,10 @@ class StatsTotalsOut(BaseModel):
     outcomes: dict[str, int]
     messages: MessageCounts
     recovered: int
+    replied: int = Field(description="missed calls whose customer replied (SPEC §10)")
     recovery_rate: float | None = Field(description="recovered / missed; null when missed is 0")
     delivery_rate: float | None = Field(description="delivered / sent; null when sent is 0")
+    reply_rate: float | None = Field(description="replied / messages sent; null when sent is 0")
 
     @classmethod
     def of(cls, t: StatsTotals) -> StatsTotalsOut:
@@ -235,8 +244,10 @@ class StatsTotalsOut(BaseModel):
             outcomes=t.outcomes,
             messages=MessageCounts(**t.messages),
             recovered=t.recovered,
+            replied=t.replied,
             recovery_rate=t.recovery_rate,
             delivery_rate=t.delivery_rate,
+            reply_rate=t.reply_rate,
         )
 
 

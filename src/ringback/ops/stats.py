@@ -30,6 +30,7 @@ class BucketCounts:
     recovered: int = 0
     outcomes: Mapping[str, int] = field(default_factory=dict)
     message_statuses: Mapping[str, int] = field(default_factory=dict)
+    replied: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,7 @@ class StatsBucket:
     outcomes: dict[str, int]
     messages: dict[str, int]
     recovered: int
+    replied: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,8 @@ class StatsTotals:
     recovered: int
     recovery_rate: float | None
     delivery_rate: float | None
+    replied: int = 0
+    reply_rate: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +147,7 @@ def assemble_stats(
     buckets: list[StatsBucket] = []
     total_outcomes = dict.fromkeys((o.value for o in Outcome), 0)
     total_statuses: dict[str, int] = {}
-    calls = missed = recovered = 0
+    calls = missed = recovered = replied = 0
     for index, start in enumerate(starts):
         got = counts.get(index, BucketCounts())
         outcomes = dict.fromkeys((o.value for o in Outcome), 0)
@@ -155,6 +159,7 @@ def assemble_stats(
         calls += got.calls
         missed += got.missed
         recovered += got.recovered
+        replied += got.replied
         buckets.append(
             StatsBucket(
                 start=start,
@@ -163,6 +168,7 @@ def assemble_stats(
                 outcomes=outcomes,
                 messages=message_counts(got.message_statuses),
                 recovered=got.recovered,
+                replied=got.replied,
             )
         )
     messages = message_counts(total_statuses)
@@ -174,5 +180,7 @@ def assemble_stats(
         recovered=recovered,
         recovery_rate=rate(recovered, missed),
         delivery_rate=rate(messages["delivered"], messages["sent"]),
+        replied=replied,
+        reply_rate=rate(replied, messages["sent"]),
     )
     return Stats(bucket, timezone, occurred_from, occurred_to, tuple(buckets), totals)

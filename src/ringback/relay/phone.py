@@ -93,3 +93,20 @@ def is_possible(raw: str, region: str) -> bool:
     """Whether phonenumbers parses the number and its length is possible (CCAI well-formed)."""
     parsed = _parse(raw, region)
     return parsed is not None and phonenumbers.is_possible_number(parsed)
+
+
+_WA_ID = re.compile(r"^\+?[0-9]{6,15}$")
+
+
+def whatsapp_sender(wa_id: str) -> str | None:
+    """E.164 of a WhatsApp sender (``messages[].from``: international digits, no ``+``).
+
+    A number phonenumbers does not know as valid (a range newer than its metadata) is still a
+    WhatsApp account that wrote to us: read as ``+`` and its digits when it has 6 to 15 of
+    them, so no customer's message is dropped for it; anything else is not a number (None).
+    """
+    text = wa_id.strip()
+    if not _WA_ID.match(text):
+        return None
+    digits = text.lstrip("+")
+    return normalize("+" + digits, "ZZ") or "+" + digits

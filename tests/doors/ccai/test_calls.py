@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ringback.admin.ccai_schemas import CcaiIn
-from ringback.cli import demo_settings
+from ringback.demo import demo_settings
 from ringback.doors.ccai.calls import (
     CallKind,
     CallStatus,

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from ringback.doors.whatsapp import wire
 from ringback.doors.whatsapp.auth import check_handshake, check_signature
 from ringback.doors.whatsapp.schemas import WebhookIn
-from ringback.http.deps import AppSettings, Receipts
+from ringback.http.deps import AppSettings, Inbound
 from ringback.http.errors import ApiError
 
 router = APIRouter(prefix="/webhooks/whatsapp", tags=["webhooks"])
@@ -33,8 +33,10 @@ async def handshake(
 
 
 @router.post("")
-async def receive(request: Request, settings: AppSettings, receipts: Receipts) -> dict[str, str]:
-    """Delivery receipts and customer messages, signed with the app secret; 200 once applied."""
+async def receive(request: Request, settings: AppSettings, inbound: Inbound) -> dict[str, str]:
+    """Delivery receipts and customers' messages, signed with the app secret; 200 once stored.
+    A malformed item is skipped (and logged); a database failure answers 5xx with nothing
+    applied, so Meta delivers the webhook again."""
     raw = await request.body()
     check_signature(
         raw,
@@ -45,13 +47,22 @@ async def receive(request: Request, settings: AppSettings, receipts: Receipts) -
         body = WebhookIn.model_validate_json(raw)
     except ValidationError as error:
         raise ApiError(400, "MALFORMED_REQUEST", "Not a WhatsApp webhook payload") from error
-    summary = await receipts.handle(wire.to_changes(body, dt.datetime.now(dt.UTC)))
+    skipped: list[str] = []
+    changes = wire.to_changes(body, dt.datetime.now(dt.UTC), skipped)
+    for reason in skipped:
+        log.warning("whatsapp webhook: skipped %s", reason)
+    summary = await inbound.receive(changes)
+    receipts = summary.receipts
     log.info(
-        "whatsapp webhook: %d moved, %d kept, %d opt-outs, %d opt-ins, %d changes ignored",
-        len(summary.moved),
-        summary.pending,
-        summary.opted_out,
-        summary.opted_in,
-        summary.ignored_changes,
+        "whatsapp webhook: %d moved, %d kept, %d messages stored, %d repeated, %d opt-outs, "
+        "%d opt-ins, %d skipped, %d changes ignored",
+        len(receipts.moved),
+        receipts.pending,
+        len(summary.stored),
+        summary.repeated,
+        receipts.opted_out,
+        receipts.opted_in,
+        len(skipped),
+        receipts.ignored_changes,
     )
     return {"status": "ok"}

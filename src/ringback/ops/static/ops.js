@@ -356,6 +356,18 @@
     host.appendChild(mdl);
   }
 
+  // ---- the inbox's unread conversations, in the nav (SPEC §10) ----------------------------------
+  var navBadge = document.getElementById("nav-unread");
+  function loadUnread() {
+    if (!navBadge || document.hidden) return;
+    getJSON(api("/conversations", { unread: "true", limit: "100" })).then(function (j) {
+      navBadge.hidden = j.data.length === 0;
+      navBadge.textContent = j.data.length >= 100 ? "99+" : String(j.data.length);
+    }).catch(function () { /* a hint only: the inbox page says what failed */ });
+  }
+  setInterval(loadUnread, 15000);
+
   loadStats();
   loadCalls(true);
+  loadUnread();
 })();
