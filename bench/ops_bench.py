@@ -72,7 +72,7 @@ WITH g AS (
 )
 INSERT INTO call (restaurant_id, source, external_id, direction, disposition, caller_raw,
                   caller_phone_number, customer_id, occurred_at, outcome, template_type,
-                  recovered_at, decided_at, created_at, updated_at)
+                  recovered_at, replied_at, decided_at, created_at, updated_at)
 SELECT $1, source, 'bench-' || n, direction, disposition,
        CASE WHEN outcome = 'SKIPPED_HIDDEN_NUMBER' AND disposition = 'missed' THEN 'anonymous'
             ELSE '+3361' || lpad(p_customer::text, 7, '0') END,
@@ -86,6 +86,9 @@ SELECT $1, source, 'bench-' || n, direction, disposition,
             THEN 'MISSED_CALL' END,
        CASE WHEN disposition = 'missed' AND p_recovered < 15
             THEN occurred_at + interval '10 minutes' END,
+       CASE WHEN disposition = 'missed' AND outcome = 'SENT' AND p_recovered >= 15
+                 AND p_recovered < 35
+            THEN occurred_at + interval '20 minutes' END,
        CASE WHEN disposition = 'missed' THEN occurred_at END,
        occurred_at, occurred_at
 FROM c
@@ -283,6 +286,8 @@ async def measure(url: str, rows: int, days: float, runs: int) -> dict[str, Any]
                 },
                 "recovered=true": {"recovered": "true"},
                 "recovered=false": {"recovered": "false"},
+                "replied=true": {"replied": "true"},
+                "replied=false": {"replied": "false"},
             }
             results["filters_ms"] = {}
             for name, query in filters.items():
