@@ -215,7 +215,7 @@ async def demo_reply(container: Container, args: argparse.Namespace) -> int:
         print(f"ringback: the server answered HTTP {posted.status}", file=sys.stderr)
         return 1
     print(f"{sender} wrote to {restaurant.name}: {text!r} ({posted.provider_message_id})")
-    print(f"See it in the dashboard: {args.base_url.rstrip('/')}/ops")
+    print(f"See it in the dashboard's inbox: {args.base_url.rstrip('/')}/ops/inbox")
     return 0
 
 
