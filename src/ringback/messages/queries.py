@@ -290,7 +290,12 @@ def enqueue(
         .returning(message.c.id, message.c.status, message.c.attempts)
         .cte("created")
     )  # fmt: skip
-    logged = (
+    return created, _first_events(created)
+
+
+def _first_events(created: CTE) -> CTE:
+    """A new message's timeline: ``queued``, then ``sending`` when it was written leased."""
+    return (
         insert(message_event)
         .from_select(
             ["message_id", "status", "attempt"],
@@ -303,7 +308,6 @@ def enqueue(
         )
         .cte("logged")
     )
-    return created, logged
 
 
 def enqueue_params(new: NewMessage) -> dict[str, Any]:
@@ -347,20 +351,7 @@ def enqueue_text() -> tuple[CTE, CTE]:
         .returning(message.c.id, message.c.status, message.c.attempts, message.c.created_at)
         .cte("created")
     )
-    logged = (
-        insert(message_event)
-        .from_select(
-            ["message_id", "status", "attempt"],
-            union_all(
-                select(created.c.id, _target(ENQUEUE), literal(0)),
-                select(created.c.id, created.c.status, created.c.attempts).where(
-                    created.c.status == CLAIM.target.value
-                ),
-            ),
-        )
-        .cte("logged")
-    )
-    return created, logged
+    return created, _first_events(created)
 
 
 def enqueue_text_params(new: NewText) -> dict[str, Any]:
