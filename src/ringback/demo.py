@@ -117,7 +117,7 @@ async def demo(container: Container, args: argparse.Namespace) -> int:
         restaurant_id,
         [ReservationInput("demo-resa-1", start_at, 2, "CONFIRMED", DEMO_CUSTOMERS[0])],
     )
-    async with container.engine.begin() as conn:
+    async with container.database.connection() as conn:  # one statement: autocommit
         await conn.execute(
             update(ApiTokenRow)
             .where(
