@@ -42,7 +42,8 @@ def logged(capsys: pytest.CaptureFixture[str]) -> Iterator[None]:
 
 def access_line(query: str, status: int = 403, path: str = "/webhooks/whatsapp") -> None:
     """What uvicorn's access logger is called with for such a request (same format, same args)."""
-    scope = {"path": path, "query_string": query.encode("ascii")}
+    # a scope as uvicorn's server builds it: uvicorn 0.55 reads the path from ``raw_path``
+    scope = {"path": path, "raw_path": path.encode("ascii"), "query_string": query.encode("ascii")}
     logging.getLogger("uvicorn.access").info(
         '%s - "%s %s HTTP/%s" %d',
         "127.0.0.1:50000",
