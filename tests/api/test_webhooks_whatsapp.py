@@ -22,9 +22,10 @@ from sqlalchemy import func, select, update
 from ringback.app import create_app
 from ringback.bootstrap import Container
 from ringback.db.tables import customer, message, message_event, pending_receipt
-from ringback.tenancy.model import TokenKind
+from tests.api.conversations_support import own_number as restaurant_with_own_number
+from tests.api.conversations_support import pnid as phone_number_id
+from tests.api.conversations_support import report_missed as report
 from tests.conftest import (
-    DEFAULT_WHATSAPP,
     GRAPH_BASE,
     MakeRestaurant,
     Tenant,
@@ -90,29 +91,6 @@ async def deliver(client: httpx.AsyncClient, body: dict[str, Any]) -> httpx.Resp
         content=raw,
         headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature(raw)},
     )
-
-
-async def restaurant_with_own_number(make_restaurant: MakeRestaurant, **overrides: Any) -> Tenant:
-    whatsapp = {**DEFAULT_WHATSAPP, "phone_number_id": f"pn-{uuid.uuid4().hex[:12]}"}
-    return await make_restaurant(whatsapp=whatsapp, **overrides)
-
-
-def phone_number_id(tenant: Tenant) -> str:
-    assert tenant.restaurant.whatsapp.phone_number_id is not None
-    return tenant.restaurant.whatsapp.phone_number_id
-
-
-async def report(
-    client: httpx.AsyncClient, tenant: Tenant, number: str | None = None
-) -> dict[str, Any]:
-    reply = await client.post(
-        "/api/partner/v1/missed-calls",
-        json={"caller_phone_number": number or random_mobile()},
-        headers=tenant.auth(TokenKind.PARTNER),
-    )
-    assert reply.status_code == 201
-    data: dict[str, Any] = reply.json()["data"]
-    return data
 
 
 async def sent_message(
