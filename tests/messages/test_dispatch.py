@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ringback.bootstrap import Container, build_container
@@ -572,7 +572,7 @@ async def test_inline_attempt_gives_up_waiting_at_its_deadline_and_finishes_in_t
 
 
 class SenderThatDelaysTheRecord:
-    """Accepts every message at once, but first locks its call row in a transaction the test
+    """Accepts every message at once, but first locks its message row in a transaction the test
     opened beforehand (so the lock is quick to take) and ends when it likes, so the move that
     records the send (and the reply's outcome) waits for the test."""
 
@@ -583,14 +583,7 @@ class SenderThatDelaysTheRecord:
     async def send(self, message: ClaimedMessage) -> SendResult:
         assert self.holder is not None
         await self.holder.execute(
-            select(call.c.id)
-            .where(
-                call.c.id
-                == select(message_table.c.call_id)
-                .where(message_table.c.id == message.id)
-                .scalar_subquery()
-            )
-            .with_for_update()
+            select(message_table.c.id).where(message_table.c.id == message.id).with_for_update()
         )
         self.locked.set()
         return SendResult(provider_message_id=f"wamid.held{message.id}")
@@ -725,3 +718,110 @@ async def test_dispatcher_fails_a_message_the_fake_graph_refuses_for_good(
     assert row.status == MessageStatus.FAILED.value
     assert len(fake_graph.requests_to(number)) == 1
     assert fake_graph.requests_to(number)[0].body["template"]["name"] == "missed_call"
+
+
+# --- the reply's outcome, stored (SPEC §3: the outcome is the decision as replied) ---------------
+
+
+async def stored_outcome(engine: AsyncEngine, call_id: int) -> str | None:
+    async with engine.connect() as conn:
+        return await conn.scalar(select(call.c.outcome).where(call.c.id == call_id))
+
+
+async def test_a_send_replied_sent_leaves_its_call_row_as_the_decision_wrote_it(
+    make_container: MakeContainer, tenant: Tenant, graph: ScriptedGraph
+) -> None:
+    """The decision stores SENT for a message it sends inline, so recording a send that
+    succeeded writes the message only: the call row keeps the version the decision wrote (its
+    ``xmin`` is the decision's transaction, the one of the message's first event), and none of
+    the call's indexes gets a new entry for the record (issue 15)."""
+    container = await make_container(inline_dispatch_timeout=SLOW_MACHINE_SECONDS)
+    (number,) = mobile_numbers(1)
+
+    decision = await report(container, tenant, number)
+
+    assert decision.outcome is Outcome.SENT
+    assert graph.calls_to(number) == 1
+    async with container.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT c.outcome, c.xmin::text AS call_xmin, m.xmin::text AS message_xmin,"
+                    " e.xmin::text AS decision_xmin, m.status"
+                    " FROM call c JOIN message m ON m.call_id = c.id"
+                    " JOIN message_event e ON e.message_id = m.id AND e.status = 'queued'"
+                    " WHERE c.id = :call_id"
+                ),
+                {"call_id": decision.call_id},
+            )
+        ).one()
+    assert row.outcome == Outcome.SENT.value
+    assert row.status == MessageStatus.SENT.value
+    assert row.call_xmin == row.decision_xmin  # the call: as the decision wrote it
+    assert row.message_xmin != row.decision_xmin  # the message: moved by the record
+
+
+async def test_a_transient_error_of_the_inline_send_is_replied_and_stored_queued(
+    make_container: MakeContainer, tenant: Tenant, graph: ScriptedGraph
+) -> None:
+    container = await make_container(inline_dispatch_timeout=SLOW_MACHINE_SECONDS)
+    (number,) = mobile_numbers(1)
+    graph.then(number, httpx.Response(503, text="unavailable"))
+
+    decision = await report(container, tenant, number)
+
+    assert decision.outcome is Outcome.QUEUED
+    assert await stored_outcome(container.engine, decision.call_id) == Outcome.QUEUED.value
+    assert decision.message_id is not None
+    row = await message_row(container.engine, decision.message_id)
+    assert (row.status, row.last_error) == (MessageStatus.QUEUED.value, "HTTP 503")
+
+
+async def test_a_refused_inline_send_is_replied_and_stored_failed(
+    make_container: MakeContainer, tenant: Tenant, graph: ScriptedGraph
+) -> None:
+    container = await make_container(inline_dispatch_timeout=SLOW_MACHINE_SECONDS)
+    (number,) = mobile_numbers(1)
+    graph.then(number, graph_error(131026))
+
+    decision = await report(container, tenant, number)
+
+    assert decision.outcome is Outcome.FAILED
+    assert await stored_outcome(container.engine, decision.call_id) == Outcome.FAILED.value
+
+
+async def test_a_request_that_dies_before_its_reply_leaves_its_call_queued_for_the_worker(
+    make_container: MakeContainer, tenant: Tenant, graph: ScriptedGraph
+) -> None:
+    """A process that dies between the decision and the reply (here: the decision committed,
+    the send never made) replied nothing: the call stored SENT for a send that would succeed
+    says QUEUED once the lease expires and the worker takes the message, which it sends once."""
+    container = await make_container(inline_dispatch_timeout=SLOW_MACHINE_SECONDS, lease_seconds=1)
+    (number,) = mobile_numbers(1)
+    event = CallEvent(
+        source=Source.PARTNER,
+        external_id=uuid.uuid4().hex,
+        direction=Direction.INBOUND,
+        disposition=Disposition.MISSED,
+        raw_number=number,
+        occurred_at=utc_now(),
+    )
+    async with container.database.transaction() as tx:
+        decision = await container.relay.decide(tx, tenant.restaurant, event)
+        await tx.commit()
+    # the request is gone: ``complete`` (the send and its record) never runs
+    assert decision.sending is not None
+    assert decision.message_id is not None
+    assert await stored_outcome(container.engine, decision.call_id) == Outcome.SENT.value
+
+    row = await message_row(container.engine, decision.message_id)
+    assert row.status == MessageStatus.SENDING.value
+    await sleep_until(row.lease_expires_at, row.db_now)
+    row = await drive_until_settled(container.dispatcher, container.engine, decision.message_id)
+
+    assert row.status == MessageStatus.SENT.value
+    assert graph.calls_to(number) == 1
+    assert await stored_outcome(container.engine, decision.call_id) == Outcome.QUEUED.value
+    assert [status for status, _, _ in await timeline(container.engine, row.id)] == [
+        "queued", "sending", "queued", "sending", "sent",
+    ]  # fmt: skip

@@ -58,7 +58,11 @@ class Dispatcher:
         The outcome the request replies is written with the message's move (one statement, no
         window between them): once that move is under way the request waits for it, and a
         request that stopped waiting gets its move written without an outcome. So the call's
-        stored outcome is always the one replied (SPEC §3).
+        stored outcome is always the one replied (SPEC §3). The call was stored ``SENT`` by its
+        decision, so the move of a send that succeeds leaves the call row alone; a move that
+        replies otherwise (``FAILED``, ``QUEUED`` after a transient error or a lost lease)
+        writes it. Returns None when no move carried the reply: the caller stores its
+        ``QUEUED`` (``RelayService.complete``).
         """
         waiting = _Waiting(call_id)
         task = asyncio.create_task(self._deliver(held, waiting))
@@ -142,7 +146,8 @@ class Dispatcher:
         if result.transient and message.attempts < self._max_attempts:
             delay = rules.backoff_seconds(message.attempts, self._retry_base)
             due = self._clock() + dt.timedelta(seconds=delay)
-            ok = await self._outbox.mark_retry(message, error, due)
+            reply = waiting.claim(Outcome.QUEUED) if waiting else None
+            ok = await self._outbox.mark_retry(message, error, due, reply)
             return MessageStatus.QUEUED if ok else None
         reply = waiting.claim(Outcome.FAILED) if waiting else None
         ok = await self._outbox.mark_failed(message, error, reply)

@@ -134,11 +134,15 @@ class SqlOutbox:
             self._metrics.message_moved(status.value)
 
     async def mark_retry(
-        self, held: ClaimedMessage, error: str, next_attempt_at: dt.datetime
+        self,
+        held: ClaimedMessage,
+        error: str,
+        next_attempt_at: dt.datetime,
+        reply: CallReply | None = None,
     ) -> bool:
         async with self._db.driver() as conn:
             return await _move(
-                conn, _MARK_RETRY, held, None, p_error=error, p_due=next_attempt_at, p_detail=error
+                conn, _MARK_RETRY, held, reply, p_error=error, p_due=next_attempt_at, p_detail=error
             )
 
     async def mark_failed(

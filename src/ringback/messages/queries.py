@@ -62,6 +62,7 @@ from ringback.messages.states import (
     settle,
 )
 from ringback.messages.timeline import log_moves
+from ringback.relay.model import Outcome
 from ringback.tenancy.model import WHATSAPP_ACCESS_TOKEN, WHATSAPP_PHONE_NUMBER_ID
 
 LEASE_EXPIRED = "lease expired: the previous holder stopped before recording a result"
@@ -114,10 +115,22 @@ def requeue_expired_statement() -> Insert:
             last_error=LEASE_EXPIRED,
             updated_at=now,
         )
-        .returning(message.c.id, message.c.attempts)
+        .returning(message.c.id, message.c.attempts, message.c.call_id)
         .cte("expired")
     )
-    return log_moves(expired, EXPIRE_LEASE.target.value, detail=LEASE_EXPIRED)
+    # an inline send whose holder died before it replied: its call, stored SENT by the decision
+    # (the reply of a send that succeeds), says QUEUED, what the worker now does with it. A
+    # call whose request replied SENT has its message sent already, never requeued here.
+    unreplied = (
+        update(call)
+        .where(
+            call.c.id.in_(select(expired.c.call_id).scalar_subquery()),
+            call.c.outcome == literal(Outcome.SENT.value, Text),
+        )
+        .values(outcome=literal(Outcome.QUEUED.value, Text), updated_at=now)
+        .cte("unreplied")
+    )
+    return log_moves(expired, EXPIRE_LEASE.target.value, detail=LEASE_EXPIRED).add_cte(unreplied)
 
 
 def claim_due_statement() -> Select[Any]:
@@ -226,13 +239,19 @@ def _held_move(
         .returning(message.c.id, message.c.attempts)
         .cte("moved")
     )
+    # the request replies p_outcome when its move is written, else QUEUED (a lost lease); the
+    # call was stored SENT by the decision, so a SENT reply writes nothing to the call row
+    replied_outcome = case(
+        (select(moved.c.id).exists(), bindparam("p_outcome", type_=Text)),
+        else_=literal(Outcome.QUEUED.value, Text),
+    )
     replied = (
         update(call)
         .where(
             call.c.id == bindparam("p_call_id", type_=BigInteger),
-            select(moved.c.id).exists(),
+            call.c.outcome.is_distinct_from(replied_outcome),
         )
-        .values(outcome=bindparam("p_outcome", type_=Text), updated_at=func.now())
+        .values(outcome=replied_outcome, updated_at=func.now())
         .cte("replied")
     )
     return moved, replied

@@ -34,6 +34,7 @@ from ringback.relay.statements import (
     MARK_ANSWERED,
     MATCH_CALLER,
     RECORD_CALL,
+    STORE_QUEUED,
     SUPPRESSED,
 )
 
@@ -188,3 +189,9 @@ async def mark_recovered(tx: Tx, restaurant_id: int, call_id: int, at: dt.dateti
         )
         .values(recovered_at=at, updated_at=func.now())
     )
+
+
+async def store_queued(conn: Conn, call_id: int) -> None:
+    """The call of an inline send that the request replies ``QUEUED`` (its decision stored
+    ``SENT``, the outcome of a send that succeeds): one autocommit statement."""
+    await STORE_QUEUED.execute(conn, {"p_call_id": call_id})

@@ -10,6 +10,7 @@ the decision (a CCAI move) opens the ``Tx``, writes, calls ``decide``, commits, 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -25,6 +26,8 @@ from ringback.relay import queries, rules
 from ringback.relay.model import CallEvent, Claim, Decision, Disposition, Outcome, Verdict
 from ringback.relay.phone import read_number
 from ringback.tenancy.model import Restaurant
+
+log = logging.getLogger(__name__)
 
 _REPLIED = {MessageStatus.SENT: Outcome.SENT, MessageStatus.FAILED: Outcome.FAILED}
 
@@ -136,6 +139,11 @@ class RelayService:
                 decision.sending, self._inline_timeout, decision.call_id
             )
             outcome = _REPLIED.get(status or MessageStatus.QUEUED, Outcome.QUEUED)
+            if status is None:
+                # no move carried the reply (the deadline passed before the send was recorded,
+                # the attempt raised, or its lease was lost): the call still says SENT, as the
+                # decision stored it; it says QUEUED before the reply does
+                await self._store_queued(decision.call_id)
             decision = replace(decision, outcome=outcome, sending=None)
         # every notification recorded counts once, replays included (as SKIPPED_DUPLICATE)
         self._metrics.call_recorded(
@@ -145,6 +153,18 @@ class RelayService:
             decision.outcome.value if decision.outcome else None,
         )
         return decision
+
+    async def _store_queued(self, call_id: int) -> None:
+        """The call of an inline send replied ``QUEUED`` stores ``QUEUED`` (it was stored
+        ``SENT``). Should the database fail here too, the reply is still ``QUEUED`` (its effects
+        committed; SPEC §3 never answers a 5xx for them): the call says ``QUEUED`` once the
+        worker requeues the message at its lease's expiry, or keeps ``SENT`` if the attempt
+        still running in the background records the send."""
+        try:
+            async with self._database.driver() as conn:
+                await queries.store_queued(conn, call_id)
+        except Exception:
+            log.exception("call %s: could not store the QUEUED it replies", call_id)
 
     async def _record(self, tx: Tx, restaurant: Restaurant, event: CallEvent) -> Decision:
         """An answered or other call: stored, never decided; an answer cancels and recovers."""
@@ -175,13 +195,20 @@ class RelayService:
         )
 
     def _with_lease(self, verdict: Verdict, now: dt.datetime) -> Verdict:
-        """A message due now is sent by the request itself, under a lease taken at birth."""
+        """A message due now is sent by the request itself, under a lease taken at birth.
+
+        Its call is stored ``SENT`` by the decision: the outcome the request replies when the
+        send succeeds, so the send's record, in the common case, does not write the call row
+        again (``call.outcome`` is in the ops indexes: every write of it is a new version of
+        the row in all ten of them). A reply other than ``SENT`` is written before it is given
+        (``complete``), and a lease that expires before any reply (the process died) stores
+        ``QUEUED`` (the worker's requeue, ``messages/queries``)."""
         message = verdict.message
         if message is None or self._inline_timeout <= 0 or message.due_at > now:
             return verdict
         expires_at = now + dt.timedelta(seconds=self._dispatcher.lease_seconds)
         leased = replace(message, inline_lease=InlineLease(uuid.uuid4(), expires_at))
-        return replace(verdict, message=leased)
+        return replace(verdict, message=leased, outcome=Outcome.SENT)
 
     @staticmethod
     def _held(
