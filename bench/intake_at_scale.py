@@ -15,8 +15,11 @@ that server (created and dropped; ``--keep`` keeps them):
   never analyzed — ``pg_stats`` holds nothing for them, as after a bulk load or a restore;
 - ``fresh``: the same database right after ``ANALYZE``.
 
-Per report it prints the tuples PostgreSQL read (``pg_stat_user_tables.seq_tup_read`` and
-``pg_stat_user_indexes.idx_tup_read`` deltas, the indexes that read most), the round trips (every
+Each measured run starts after a ``CHECKPOINT`` (the seed's writes are not the reports'). Per
+report it prints the pages the tables and indexes touched (``pg_statio_user_tables``: found in
+shared buffers, or read from outside them), the tuples PostgreSQL read
+(``pg_stat_user_tables.seq_tup_read`` and ``pg_stat_user_indexes.idx_tup_read`` deltas, the
+indexes that read most), the round trips (every
 statement the driver ran, counted by asyncpg's query logger) and req/s at ``--concurrency``
 concurrent reports. Each report is a new caller (its own valid French mobile, none of the seeded
 ones), as wrk's generator does; a report's reads may therefore differ between runs only if a plan
@@ -80,11 +83,29 @@ async def counters(url: str) -> dict[str, int]:
         await conn.execute("SELECT pg_stat_clear_snapshot()")
         rows = await conn.fetch(
             "SELECT 'seq ' || relname AS name, seq_tup_read AS n FROM pg_stat_user_tables "
-            "UNION ALL SELECT 'idx ' || indexrelname, idx_tup_read FROM pg_stat_user_indexes"
+            "UNION ALL SELECT 'idx ' || indexrelname, idx_tup_read FROM pg_stat_user_indexes "
+            # pages: found in shared buffers (hit) or read from outside them (read)
+            "UNION ALL SELECT 'hit', sum(coalesce(heap_blks_hit, 0) + coalesce(idx_blks_hit, 0)"
+            " + coalesce(toast_blks_hit, 0) + coalesce(tidx_blks_hit, 0))"
+            " FROM pg_statio_user_tables "
+            "UNION ALL SELECT 'read', sum(coalesce(heap_blks_read, 0) + coalesce(idx_blks_read, 0)"
+            " + coalesce(toast_blks_read, 0) + coalesce(tidx_blks_read, 0))"
+            " FROM pg_statio_user_tables"
         )
     finally:
         await conn.close()
     return {row["name"]: int(row["n"] or 0) for row in rows}
+
+
+async def checkpoint(url: str) -> None:
+    """Write out what came before the measured run (the seed's 1,000,000 rows are over a GB of
+    WAL): a checkpoint it started would otherwise run during the measured reports and slow
+    them for a cost that is not theirs."""
+    conn = await asyncpg.connect(_dsn(url))
+    try:
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
 
 
 async def analyzed_tables(url: str) -> int:
@@ -229,6 +250,7 @@ async def measure(
     async with Intake(url) as setup:
         await restaurant(setup)
         await setup.run(args.concurrency * 4, args.concurrency)
+    await checkpoint(url)
     before = await counters(url)
     async with Intake(url) as intake:
         intake.partner = setup.partner
@@ -239,8 +261,11 @@ async def measure(
         statements = intake.statements
     after = await counters(url)
     delta = {name: after.get(name, 0) - before.get(name, 0) for name in after}
+    pages = {name: delta.pop(name, 0) / args.reports for name in ("hit", "read")}
     reads = {name: n / args.reports for name, n in delta.items() if n}
     return {
+        "pages_hit": pages["hit"],
+        "pages_read": pages["read"],
         "label": label,
         "analyzed_tables": await analyzed_tables(url),
         "reports": args.reports,
@@ -309,12 +334,14 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         f"  machine: {platform.node()} · {os.cpu_count()} cores · {platform.platform()}",
         f"  date: {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}",
         f"  {'run':<8} {'analyzed':>8} {'req/s':>8} {'round trips':>12} "
-        f"{'idx tuples':>11} {'seq tuples':>11}   (per report)",
+        f"{'idx tuples':>11} {'seq tuples':>11} {'pages hit':>10} {'pages read':>11}"
+        "   (per report)",
     ]
     for r in results:
         out.append(
             f"  {r['label']:<8} {r['analyzed_tables']:>8} {r['req_per_s']:>8.1f} "
             f"{r['round_trips']:>12.2f} {r['idx_tup_read']:>11.2f} {r['seq_tup_read']:>11.2f}"
+            f" {r['pages_hit']:>10.2f} {r['pages_read']:>11.2f}"
         )
     for r in results:
         top = sorted(r["reads"].items(), key=lambda item: -item[1])[:6]

@@ -127,3 +127,37 @@ def test_batch_put_bench_times_every_kind_of_put_at_smoke_size(pg_server_url: st
         "PUT reservations, all updated",
     ):
         assert figure in out, figure
+
+
+def test_intake_at_scale_bench_reports_every_run_at_smoke_size(pg_server_url: str) -> None:
+    """The three runs (empty, seeded without statistics, after ANALYZE) report their figures,
+    and a report reads the same index tuples on the seeded database as on the empty one."""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "bench.intake_at_scale",
+            "--rows", "5000", "--reports", "40", "--concurrency", "4",
+            "--database-url", pg_server_url,
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "5,000 calls in one restaurant" in out
+    runs = {}
+    for line in out.splitlines():
+        fields = line.split()
+        if fields and fields[0] in ("empty", "absent", "fresh") and len(fields) == 8:
+            runs[fields[0]] = [float(value) for value in fields[1:]]
+    assert set(runs) == {"empty", "absent", "fresh"}, out
+    # analyzed, req/s, round trips, idx tuples, seq tuples, pages hit, pages read
+    assert runs["empty"][0] == runs["absent"][0] == 0  # no statistics on either
+    assert runs["fresh"][0] > 0
+    for figures in runs.values():
+        assert figures[1] > 0
+        assert 3.0 <= figures[2] < 3.5  # three round trips per report (+ the token, once)
+    assert runs["absent"][3] == runs["empty"][3]  # the same index reads whatever the data
