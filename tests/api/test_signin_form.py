@@ -89,6 +89,59 @@ async def test_the_token_is_still_read_beside_a_few_other_fields(
     client.cookies.clear()
 
 
+@pytest.mark.parametrize("page", ["/ops", "/ops/inbox"])
+async def test_a_page_asking_for_a_sign_in_is_where_the_sign_in_returns(
+    client: httpx.AsyncClient, make_restaurant: MakeRestaurant, page: str
+) -> None:
+    asked = await client.get(page)
+    assert asked.status_code == 200
+    assert f'<input type="hidden" name="next" value="{page}">' in asked.text
+    tenant = await make_restaurant()
+    token = quote(tenant.tokens[TokenKind.OPS], safe="")
+
+    reply = await client.post(
+        "/ops/login",
+        content=f"token={token}&next={quote(page, safe='')}",
+        headers={**ORIGIN, "Content-Type": FORM},
+    )
+
+    assert reply.status_code == 303
+    assert reply.headers["location"] == page
+    assert reply.cookies.get("ringback_ops")
+    client.cookies.clear()
+
+
+@pytest.mark.parametrize(
+    "next_page",
+    ["https://evil.example/ops", "//evil.example/ops", "/ops/../admin", "/ops/inbox/", "", "x"],
+)
+async def test_a_sign_in_returns_to_no_page_but_the_dashboards_own(
+    client: httpx.AsyncClient, make_restaurant: MakeRestaurant, next_page: str
+) -> None:
+    """``next`` names one of the dashboard's pages exactly, or it is ``/ops``: never a redirect
+    to another site."""
+    tenant = await make_restaurant()
+    token = quote(tenant.tokens[TokenKind.OPS], safe="")
+    reply = await client.post(
+        "/ops/login",
+        content=f"token={token}&next={quote(next_page, safe='')}",
+        headers={**ORIGIN, "Content-Type": FORM},
+    )
+    assert reply.status_code == 303
+    assert reply.headers["location"] == "/ops"
+    client.cookies.clear()
+
+
+async def test_a_refused_sign_in_keeps_the_page_to_return_to(client: httpx.AsyncClient) -> None:
+    reply = await client.post(
+        "/ops/login",
+        content="token=rb_ops_not-a-token&next=%2Fops%2Finbox",
+        headers={**ORIGIN, "Content-Type": FORM},
+    )
+    signin_form_error(reply, 401)
+    assert '<input type="hidden" name="next" value="/ops/inbox">' in reply.text
+
+
 # --- Zoho's form -------------------------------------------------------------------------------
 
 

@@ -663,3 +663,19 @@ async def test_the_inbox_page_is_the_sign_in_page_without_a_session(server_url: 
     assert script.status_code == 200
     assert script.headers["content-type"].startswith("text/javascript")
     assert "innerHTML" not in script.text
+
+
+async def test_signing_in_from_the_inbox_returns_to_the_inbox(
+    server_url: str, inbox_database: str, browser: Browser
+) -> None:
+    """A link to the inbox opened without a session shows the sign-in form; signing in there
+    lands on the inbox, not on the calls."""
+    restaurant = await make_restaurant(inbox_database, "Chez Retour")
+    page = await new_page(browser)
+    await page.goto(f"{server_url}/ops/inbox")
+    await page.fill("input[name=token]", restaurant.ops_token)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{server_url}/ops/inbox")
+    await expect(page.locator(".restaurant-name")).to_have_text(restaurant.name)
+    await expect(page.locator("body[data-conversations-loaded]")).to_have_count(1)
+    await page.close()

@@ -77,7 +77,7 @@ async def _signed_in(
     the restaurants of the admin's picker; or the page to show instead (sign-in, picker)."""
     identity = await identify_session(request)
     if identity is None:
-        return _page("signin.html", error=None)
+        return _page("signin.html", error=None, next_page=page)
     restaurants: list[Restaurant] = []
     chosen = identity.restaurant
     if identity.admin:
@@ -131,9 +131,15 @@ def _cross_site() -> HTMLResponse:
     )
 
 
-def _signin_token(request: Request, body: bytes) -> str | None:
-    """The form's one ``token`` field; None when the form cannot be read that way (another
-    encoding, not UTF-8, too many fields, the field twice)."""
+# The pages a sign-in may return to: the page that asked for it, named in the form. Only these
+# exact paths, so the form can never send anyone to another site (no open redirect).
+_PAGES = frozenset({"/ops", "/ops/inbox"})
+
+
+def _signin_form(request: Request, body: bytes) -> tuple[str, str] | None:
+    """The form's one ``token`` field and the page to return to (``next``, one of ``_PAGES``,
+    else ``/ops``); None when the form cannot be read that way (another encoding, not UTF-8,
+    too many fields, the field twice)."""
     media_type = request.headers.get("content-type", _FORM).partition(";")[0].strip().lower()
     if media_type != _FORM:
         return None
@@ -144,22 +150,30 @@ def _signin_token(request: Request, body: bytes) -> str | None:
     except ValueError:  # UnicodeDecodeError too
         return None
     tokens = form.get("token", [""])
-    return tokens[0].strip() if len(tokens) == 1 else None
+    if len(tokens) != 1:
+        return None
+    pages = form.get("next", [])
+    page = pages[0] if len(pages) == 1 and pages[0] in _PAGES else "/ops"
+    return tokens[0].strip(), page
 
 
 @router.post("/ops/login")
 async def login(request: Request) -> Response:
-    """Form field ``token`` (an ops or the admin token) → 303 to ``/ops`` with the cookie."""
+    """Form fields ``token`` (an ops or the admin token) and ``next`` (the dashboard page that
+    asked for the sign-in) → 303 to that page (``/ops`` by default) with the cookie."""
     if not same_origin(request):
         return _cross_site()
-    token = _signin_token(request, await request.body())
-    if token is None:
+    form = _signin_form(request, await request.body())
+    if form is None:
         return _page("signin.html", status=400, error="The sign-in form could not be read.")
+    token, page = form
     identity = await identify_token(request, token) if 0 < len(token) <= 512 else None
     if identity is None:
-        return _page("signin.html", status=401, error="That token was not recognised.")
+        return _page(
+            "signin.html", status=401, error="That token was not recognised.", next_page=page
+        )
     value = await start_session(request, identity)
-    reply = RedirectResponse("/ops", status_code=303, headers={"Cache-Control": "no-store"})
+    reply = RedirectResponse(page, status_code=303, headers={"Cache-Control": "no-store"})
     reply.set_cookie(
         SESSION_COOKIE,
         value,
