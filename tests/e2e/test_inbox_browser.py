@@ -679,3 +679,38 @@ async def test_signing_in_from_the_inbox_returns_to_the_inbox(
     await expect(page.locator(".restaurant-name")).to_have_text(restaurant.name)
     await expect(page.locator("body[data-conversations-loaded]")).to_have_count(1)
     await page.close()
+
+
+async def test_with_unread_only_a_read_conversation_leaves_the_list_once_another_is_opened(
+    server_url: str, inbox_database: str, browser: Browser
+) -> None:
+    restaurant = await make_restaurant(inbox_database, "Chez Filtre")
+    first, second = random_mobile(), random_mobile()
+    await customer_writes(
+        server_url, restaurant, first, "Ada", customer_message(first, text="Une table ?")
+    )
+    await customer_writes(
+        server_url, restaurant, second, "Bob", customer_message(second, text="Ce soir ?")
+    )
+    ada = (await conversation_of(server_url, restaurant, first))["id"]
+    bob = (await conversation_of(server_url, restaurant, second))["id"]
+    page = await new_page(browser)
+    await open_inbox(page, server_url, restaurant)
+    await page.check("#only-unread")
+    rows = page.locator("#conversations li")
+    await expect(rows).to_have_count(2)
+
+    await item(page, ada).locator("button").click()
+    # read now, and still listed: it is the one open
+    await expect(item(page, ada).locator(".unread-badge")).to_have_count(0)
+    await expect(page.locator("body[data-last-read]")).to_have_attribute("data-last-read", ada)
+    await expect(rows).to_have_count(2)
+
+    await item(page, bob).locator("button").click()
+    await expect(page.locator("body[data-last-read]")).to_have_attribute("data-last-read", bob)
+    await expect(rows).to_have_count(1)
+    await expect(rows.nth(0)).to_have_attribute("data-conversation-id", bob)
+
+    await page.uncheck("#only-unread")
+    await expect(rows).to_have_count(2)
+    await page.close()

@@ -181,8 +181,13 @@
     err.textContent = "The conversations could not be loaded: " + e.message;
     err.hidden = false;
   }
+  // With "Unread only", a conversation read since it was loaded leaves the list, but for the
+  // one open (it does not vanish while it is being read): it goes when another one is opened.
+  function shown(c) {
+    return !onlyUnread.checked || c.unread > 0 || c.id === openId;
+  }
   function renderList() {
-    var items = Object.keys(known).map(function (id) { return known[id]; }).sort(newer);
+    var items = Object.keys(known).map(function (id) { return known[id]; }).filter(shown).sort(newer);
     var wanted = {};
     items.forEach(function (c, index) {
       wanted[c.id] = true;
