@@ -89,6 +89,15 @@ async def test_the_token_is_still_read_beside_a_few_other_fields(
     client.cookies.clear()
 
 
+async def sign_in(client: httpx.AsyncClient, token: str, next_page: str) -> httpx.Response:
+    """The sign-in form as the page posts it: the token, and the page to return to."""
+    return await client.post(
+        "/ops/login",
+        content=f"token={quote(token, safe='')}&next={quote(next_page, safe='')}",
+        headers={**ORIGIN, "Content-Type": FORM},
+    )
+
+
 @pytest.mark.parametrize("page", ["/ops", "/ops/inbox"])
 async def test_a_page_asking_for_a_sign_in_is_where_the_sign_in_returns(
     client: httpx.AsyncClient, make_restaurant: MakeRestaurant, page: str
@@ -97,13 +106,8 @@ async def test_a_page_asking_for_a_sign_in_is_where_the_sign_in_returns(
     assert asked.status_code == 200
     assert f'<input type="hidden" name="next" value="{page}">' in asked.text
     tenant = await make_restaurant()
-    token = quote(tenant.tokens[TokenKind.OPS], safe="")
 
-    reply = await client.post(
-        "/ops/login",
-        content=f"token={token}&next={quote(page, safe='')}",
-        headers={**ORIGIN, "Content-Type": FORM},
-    )
+    reply = await sign_in(client, tenant.tokens[TokenKind.OPS], page)
 
     assert reply.status_code == 303
     assert reply.headers["location"] == page
@@ -121,23 +125,14 @@ async def test_a_sign_in_returns_to_no_page_but_the_dashboards_own(
     """``next`` names one of the dashboard's pages exactly, or it is ``/ops``: never a redirect
     to another site."""
     tenant = await make_restaurant()
-    token = quote(tenant.tokens[TokenKind.OPS], safe="")
-    reply = await client.post(
-        "/ops/login",
-        content=f"token={token}&next={quote(next_page, safe='')}",
-        headers={**ORIGIN, "Content-Type": FORM},
-    )
+    reply = await sign_in(client, tenant.tokens[TokenKind.OPS], next_page)
     assert reply.status_code == 303
     assert reply.headers["location"] == "/ops"
     client.cookies.clear()
 
 
 async def test_a_refused_sign_in_keeps_the_page_to_return_to(client: httpx.AsyncClient) -> None:
-    reply = await client.post(
-        "/ops/login",
-        content="token=rb_ops_not-a-token&next=%2Fops%2Finbox",
-        headers={**ORIGIN, "Content-Type": FORM},
-    )
+    reply = await sign_in(client, "rb_ops_not-a-token", "/ops/inbox")
     signin_form_error(reply, 401)
     assert '<input type="hidden" name="next" value="/ops/inbox">' in reply.text
 

@@ -50,22 +50,28 @@ def test_ops_bench_reports_every_figure_at_smoke_size(pg_server_url: str) -> Non
     assert "CSV: 3,000 rows" in out
 
 
-def test_conversations_bench_reports_every_figure_at_smoke_size(pg_server_url: str) -> None:
+def bench_module(module: str, *args: str) -> str:
+    """``python -m bench.<module> <args>`` from the checkout's root; its output, once it
+    succeeded (a bench at smoke size takes seconds: 300 s is for a machine under load)."""
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
-        [
-            sys.executable, "-m", "bench.conversations_at_scale",
-            "--conversations", "2000", "--messages", "20000", "--calls", "2000", "--runs", "1",
-            "--database-url", pg_server_url,
-        ],
+        [sys.executable, "-m", f"bench.{module}", *args],
         cwd=root,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stdout + done.stderr
-    out = done.stdout
+    return done.stdout
+
+
+def test_conversations_bench_reports_every_figure_at_smoke_size(pg_server_url: str) -> None:
+    out = bench_module(
+        "conversations_at_scale",
+        "--conversations", "2000", "--messages", "20000", "--calls", "2000", "--runs", "1",
+        "--database-url", pg_server_url,
+    )  # fmt: skip
     assert "2,000 conversations, 20,000 inbound messages" in out
     for figure in (
         "inbox, first page (50)",
@@ -132,21 +138,11 @@ def test_batch_put_bench_times_every_kind_of_put_at_smoke_size(pg_server_url: st
 def test_intake_at_scale_bench_reports_every_run_at_smoke_size(pg_server_url: str) -> None:
     """The three runs (empty, seeded without statistics, after ANALYZE) report their figures,
     and a report reads the same index tuples on the seeded database as on the empty one."""
-    root = Path(__file__).resolve().parents[2]
-    done = subprocess.run(
-        [
-            sys.executable, "-m", "bench.intake_at_scale",
-            "--rows", "5000", "--reports", "40", "--concurrency", "4",
-            "--database-url", pg_server_url,
-        ],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    out = bench_module(
+        "intake_at_scale",
+        "--rows", "5000", "--reports", "40", "--concurrency", "4",
+        "--database-url", pg_server_url,
     )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    out = done.stdout
     assert "5,000 calls in one restaurant" in out
     runs = {}
     for line in out.splitlines():

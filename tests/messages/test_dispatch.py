@@ -147,19 +147,21 @@ async def tenant(make_restaurant: MakeRestaurant, container: Container) -> Async
         )
 
 
+def missed(number: str) -> CallEvent:
+    """A partner's report of a missed call from ``number``, now, with a key of its own."""
+    return CallEvent(
+        source=Source.PARTNER,
+        external_id=uuid.uuid4().hex,
+        direction=Direction.INBOUND,
+        disposition=Disposition.MISSED,
+        raw_number=number,
+        occurred_at=utc_now(),
+    )
+
+
 async def report(container: Container, tenant: Tenant, number: str) -> Decision:
     """Report a missed call through the relay (which sends inline if the container does)."""
-    return await container.relay.handle(
-        tenant.restaurant,
-        CallEvent(
-            source=Source.PARTNER,
-            external_id=uuid.uuid4().hex,
-            direction=Direction.INBOUND,
-            disposition=Disposition.MISSED,
-            raw_number=number,
-            occurred_at=utc_now(),
-        ),
-    )
+    return await container.relay.handle(tenant.restaurant, missed(number))
 
 
 async def missed_call(container: Container, tenant: Tenant, number: str) -> int:
@@ -798,16 +800,8 @@ async def test_a_request_that_dies_before_its_reply_leaves_its_call_queued_for_t
     says QUEUED once the lease expires and the worker takes the message, which it sends once."""
     container = await make_container(inline_dispatch_timeout=SLOW_MACHINE_SECONDS, lease_seconds=1)
     (number,) = mobile_numbers(1)
-    event = CallEvent(
-        source=Source.PARTNER,
-        external_id=uuid.uuid4().hex,
-        direction=Direction.INBOUND,
-        disposition=Disposition.MISSED,
-        raw_number=number,
-        occurred_at=utc_now(),
-    )
     async with container.database.transaction() as tx:
-        decision = await container.relay.decide(tx, tenant.restaurant, event)
+        decision = await container.relay.decide(tx, tenant.restaurant, missed(number))
         await tx.commit()
     # the request is gone: ``complete`` (the send and its record) never runs
     assert decision.sending is not None
