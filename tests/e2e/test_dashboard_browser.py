@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import respx
 from playwright.async_api import async_playwright, expect
-from sqlalchemy import update
+from sqlalchemy import func, update
 
 from ringback.bootstrap import Container
-from ringback.db.tables import message
+from ringback.db.tables import call, message
 from ringback.relay.model import CallEvent, Decision, Direction, Disposition, Source
 from ringback.tenancy.model import TokenKind
 from tests.api.conftest import graph_ok
@@ -130,12 +130,18 @@ async def test_manager_signs_in_sees_calls_filters_and_opens_a_timeline(
             await seed(
                 container, tenant, hours - 0.5, number=number, disposition=Disposition.ANSWERED
             )
-    # Delivery receipts as the WhatsApp webhook would record them: most delivered, some read.
+    # Delivery receipts as the WhatsApp webhook would record them: most delivered, some read;
+    # and the callers who wrote back (SPEC §10: the webhook marks their call replied).
+    replied = decisions[1::6]
     async with container.engine.begin() as conn:
         for n, decision in enumerate(decisions):
             status = ("read", "delivered", "delivered", "sent")[n % 4]
             await conn.execute(
                 update(message).where(message.c.id == decision.message_id).values(status=status)
+            )
+        for decision in replied:
+            await conn.execute(
+                update(call).where(call.c.id == decision.call_id).values(replied_at=func.now())
             )
     hidden = await seed(container, tenant, 1.5, number="anonymous")
     newest = await seed(container, tenant, 0.2)
@@ -171,6 +177,15 @@ async def test_manager_signs_in_sees_calls_filters_and_opens_a_timeline(
             await page.select_option("select[name=outcome]", "")
             await page.select_option("select[name=recovered]", "true")
             await expect(rows).to_have_count(5)
+            await page.click("button[type=reset]")
+            await expect(rows).to_have_count(total)
+            await page.select_option("select[name=replied]", "true")
+            await expect(rows).to_have_count(len(replied))
+            for decision in replied:
+                row = page.locator(f'tr[data-call-id="{decision.call_id}"]')
+                await expect(row).to_have_count(1)
+            await page.select_option("select[name=replied]", "false")
+            await expect(rows).to_have_count(total - len(replied))
             await page.click("button[type=reset]")
             await expect(rows).to_have_count(total)
 

@@ -305,6 +305,7 @@
     fact(dl, "Reservation", c.reservation ? when(c.reservation.start_at) + " · " + c.reservation.party_size + " guests · " + c.reservation.status : null);
     fact(dl, "Template", c.template_type);
     fact(dl, "Recovered", c.recovered_at ? when(c.recovered_at) : null);
+    fact(dl, "Replied", c.replied_at ? when(c.replied_at) : null);
     fact(dl, "Recorded", when(c.created_at));
     host.appendChild(dl);
     var actions = el("div", { "class": "drawer-actions" });
