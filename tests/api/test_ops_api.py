@@ -602,9 +602,13 @@ async def test_admin_sign_in_offers_a_restaurant_picker(
 
 async def test_dashboard_static_files_are_public(client: httpx.AsyncClient) -> None:
     script = await client.get("/ops/static/ops.js")
+    common = await client.get("/ops/static/common.js")
     style = await client.get("/ops/static/ops.css")
     assert script.status_code == 200
-    assert "api/ops/v1" in script.text
+    assert "window.Ringback" in script.text
+    assert common.status_code == 200
+    assert common.headers["content-type"].startswith("text/javascript")
+    assert "/api/ops/v1" in common.text
     assert style.status_code == 200
     assert style.headers["content-type"].startswith("text/css")
     assert (await client.get("/ops/static/../auth.py")).status_code == 404

@@ -655,6 +655,7 @@ async def test_the_inbox_page_is_the_sign_in_page_without_a_session(server_url: 
     async with http(server_url) as client:
         page = await client.get("/ops/inbox")
         script = await client.get("/ops/static/inbox.js")
+        common = await client.get("/ops/static/common.js")
     assert page.status_code == 200
     assert 'action="/ops/login"' in page.text
     assert "conversations" not in page.text.lower()
@@ -663,6 +664,8 @@ async def test_the_inbox_page_is_the_sign_in_page_without_a_session(server_url: 
     assert script.status_code == 200
     assert script.headers["content-type"].startswith("text/javascript")
     assert "innerHTML" not in script.text
+    assert common.status_code == 200
+    assert "innerHTML" not in common.text
 
 
 async def test_signing_in_from_the_inbox_returns_to_the_inbox(
@@ -713,4 +716,22 @@ async def test_with_unread_only_a_read_conversation_leaves_the_list_once_another
 
     await page.uncheck("#only-unread")
     await expect(rows).to_have_count(2)
+    await page.close()
+
+
+async def test_an_inbox_whose_session_ends_shows_the_sign_in_form_and_returns_to_it(
+    server_url: str, inbox_database: str, browser: Browser
+) -> None:
+    """The next poll after the session ended is a 401: the page loads itself again, which is
+    then the sign-in form, and signing in there comes back to the inbox."""
+    restaurant = await make_restaurant(inbox_database, "Chez Expire")
+    page = await new_page(browser)
+    await open_inbox(page, server_url, restaurant)
+    await page.context.clear_cookies()
+    await expect(page.locator("input[name=token]")).to_be_visible()
+    assert page.url == f"{server_url}/ops/inbox"
+    await page.fill("input[name=token]", restaurant.ops_token)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{server_url}/ops/inbox")
+    await expect(page.locator("body[data-conversations-loaded]")).to_have_count(1)
     await page.close()

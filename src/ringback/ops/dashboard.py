@@ -33,6 +33,7 @@ _HERE = Path(__file__).resolve().parent
 _STATIC = _HERE / "static"
 _STATIC_FILES = {
     "ops.css": "text/css",
+    "common.js": "text/javascript",
     "ops.js": "text/javascript",
     "inbox.js": "text/javascript",
     "favicon.svg": "image/svg+xml",

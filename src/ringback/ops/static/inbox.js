@@ -8,50 +8,12 @@
 
   var body = document.body;
   var TZ = body.dataset.timezone || "UTC";
-  var ADMIN = body.dataset.admin === "true";
-  var RESTAURANT = body.dataset.restaurantId;
   var POLL_MS = 2500;
   var PAGE = 50;
   var BASE_TITLE = document.title;
 
-  var picker = document.querySelector("[data-autosubmit]");
-  if (picker) picker.addEventListener("change", function () { picker.form.submit(); });
-
   // ---- helpers ---------------------------------------------------------------------------------
-  function api(path, params) {
-    var q = new URLSearchParams(params || {});
-    if (ADMIN) q.set("restaurant_id", RESTAURANT);
-    var s = q.toString();
-    return "/api/ops/v1" + path + (s ? "?" + s : "");
-  }
-  // Rejects with an Error carrying the HTTP status and the API's error code (409 WINDOW_CLOSED…).
-  function request(url, options) {
-    var opts = Object.assign({ credentials: "same-origin" }, options || {});
-    opts.headers = Object.assign({ Accept: "application/json" }, opts.headers || {});
-    return fetch(url, opts).then(function (r) {
-      if (r.status === 401) { window.location.href = "/ops"; throw new Error("signed out"); }
-      if (r.status === 204) return null;
-      return r.json().catch(function () { return {}; }).then(function (j) {
-        if (!r.ok) {
-          var e = new Error((j.error && j.error.message) || ("HTTP " + r.status));
-          e.status = r.status;
-          e.code = j.error && j.error.code;
-          throw e;
-        }
-        return j;
-      });
-    });
-  }
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      if (k === "text") node.textContent = attrs[k];
-      else if (k === "class") node.className = attrs[k];
-      else node.setAttribute(k, attrs[k]);
-    });
-    (children || []).forEach(function (c) { if (c != null) node.appendChild(typeof c === "string" ? document.createTextNode(c) : c); });
-    return node;
-  }
+  var api = window.Ringback.api, request = window.Ringback.request, el = window.Ringback.el;
   function $(id) { return document.getElementById(id); }
   function cap(s) { return s ? s.charAt(0).toUpperCase() + s.slice(1) : s; }
   function clip(s, n) { return s.length > n ? s.slice(0, n - 1) + "…" : s; }

@@ -5,40 +5,10 @@
 
   var body = document.body;
   var TZ = body.dataset.timezone || "UTC";
-  var ADMIN = body.dataset.admin === "true";
-  var RESTAURANT = body.dataset.restaurantId;
   var SVGNS = "http://www.w3.org/2000/svg";
 
-  var picker = document.querySelector("[data-autosubmit]");
-  if (picker) picker.addEventListener("change", function () { picker.form.submit(); });
-
   // ---- helpers ---------------------------------------------------------------------------------
-  function api(path, params) {
-    var q = new URLSearchParams(params || {});
-    if (ADMIN) q.set("restaurant_id", RESTAURANT);
-    var s = q.toString();
-    return "/api/ops/v1" + path + (s ? "?" + s : "");
-  }
-  function getJSON(url, options) {
-    return fetch(url, Object.assign({ credentials: "same-origin", headers: { Accept: "application/json" } }, options || {}))
-      .then(function (r) {
-        if (r.status === 401) { window.location.href = "/ops"; throw new Error("signed out"); }
-        return r.json().then(function (j) {
-          if (!r.ok) throw new Error((j.error && j.error.message) || ("HTTP " + r.status));
-          return j;
-        });
-      });
-  }
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      if (k === "text") node.textContent = attrs[k];
-      else if (k === "class") node.className = attrs[k];
-      else node.setAttribute(k, attrs[k]);
-    });
-    (children || []).forEach(function (c) { if (c != null) node.appendChild(typeof c === "string" ? document.createTextNode(c) : c); });
-    return node;
-  }
+  var api = window.Ringback.api, getJSON = window.Ringback.request, el = window.Ringback.el;
   function svg(tag, attrs) {
     var node = document.createElementNS(SVGNS, tag);
     Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
