@@ -33,6 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger("ringback.db.notifications")
 
+_CANCEL_AGAIN_SECONDS = 0.5
+
 
 class Listener:
     def __init__(
@@ -71,14 +73,24 @@ class Listener:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"ringback-listen-{self._channel}")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._first_try.wait(), wait_seconds)
+            async with asyncio.timeout(wait_seconds):
+                await self._first_try.wait()
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop listening; returns once the task has ended.
+
+        A cancellation can be lost on the way (Python 3.11's ``asyncio.wait_for`` returns the
+        result of what it awaited when that was already in, and drops the cancellation: a
+        process's shutdown once waited here for good), so the task is cancelled again until it
+        ends."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=_CANCEL_AGAIN_SECONDS)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("the %s listener ended with %r", self._channel, task.exception())
 
     async def _run(self) -> None:
         delay = self._retry_seconds[0]
@@ -113,12 +125,15 @@ class Listener:
             self._on_confirmed(sent)
             self._listening.set()
             self._first_try.set()
+            # asyncio.timeout, not wait_for: a cancellation always reaches this task (see aclose)
             while not lost.is_set():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(lost.wait(), self._ping_seconds)
+                    async with asyncio.timeout(self._ping_seconds):
+                        await lost.wait()
                 if not lost.is_set():
                     sent = time.monotonic()
-                    await asyncio.wait_for(conn.fetchval("SELECT 1"), self._ping_timeout)
+                    async with asyncio.timeout(self._ping_timeout):
+                        await conn.fetchval("SELECT 1")
                     self._on_confirmed(sent)
         finally:
             conn.terminate()  # never waits on a connection that may be half dead

@@ -111,7 +111,8 @@ class Dispatcher:
                 claimed = 0
             if claimed < batch_size:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), poll_seconds)
+                    async with asyncio.timeout(poll_seconds):
+                        await stop.wait()
 
     async def drain(self, grace_seconds: float) -> None:
         """Let inline attempts that outlived their request finish (on shutdown)."""
