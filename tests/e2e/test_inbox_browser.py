@@ -269,11 +269,17 @@ async def new_page(browser: Browser, height: int = 900) -> Page:
     return page
 
 
-async def sign_in(page: Page, server_url: str, token: str) -> None:
-    await page.goto(f"{server_url}/ops")
+async def sign_in(page: Page, server_url: str, token: str, path: str = "/ops") -> None:
+    """Open ``path`` without a session and sign in on the form it shows; it returns there."""
+    await page.goto(f"{server_url}{path}")
+    await submit_token(page, server_url, token, path)
+
+
+async def submit_token(page: Page, server_url: str, token: str, path: str) -> None:
+    """Sign in on the form the page shows, and wait to be back on ``path``."""
     await page.fill("input[name=token]", token)
     await page.click("button[type=submit]")
-    await page.wait_for_url(f"{server_url}/ops")
+    await page.wait_for_url(f"{server_url}{path}")
 
 
 async def open_inbox(page: Page, server_url: str, restaurant: Restaurant) -> None:
@@ -675,10 +681,7 @@ async def test_signing_in_from_the_inbox_returns_to_the_inbox(
     lands on the inbox, not on the calls."""
     restaurant = await make_restaurant(inbox_database, "Chez Retour")
     page = await new_page(browser)
-    await page.goto(f"{server_url}/ops/inbox")
-    await page.fill("input[name=token]", restaurant.ops_token)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{server_url}/ops/inbox")
+    await sign_in(page, server_url, restaurant.ops_token, "/ops/inbox")
     await expect(page.locator(".restaurant-name")).to_have_text(restaurant.name)
     await expect(page.locator("body[data-conversations-loaded]")).to_have_count(1)
     await page.close()
@@ -730,8 +733,6 @@ async def test_an_inbox_whose_session_ends_shows_the_sign_in_form_and_returns_to
     await page.context.clear_cookies()
     await expect(page.locator("input[name=token]")).to_be_visible()
     assert page.url == f"{server_url}/ops/inbox"
-    await page.fill("input[name=token]", restaurant.ops_token)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{server_url}/ops/inbox")
+    await submit_token(page, server_url, restaurant.ops_token, "/ops/inbox")
     await expect(page.locator("body[data-conversations-loaded]")).to_have_count(1)
     await page.close()

@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.dml import Insert, Update
 
 from ringback.db.tables import (
     call,
@@ -118,19 +118,27 @@ def requeue_expired_statement() -> Insert:
         .returning(message.c.id, message.c.attempts, message.c.call_id)
         .cte("expired")
     )
-    # an inline send whose holder died before it replied: its call, stored SENT by the decision
-    # (the reply of a send that succeeds), says QUEUED, what the worker now does with it. A
-    # call whose request replied SENT has its message sent already, never requeued here.
-    unreplied = (
-        update(call)
-        .where(
-            call.c.id.in_(select(expired.c.call_id).scalar_subquery()),
-            call.c.outcome == literal(Outcome.SENT.value, Text),
-        )
-        .values(outcome=literal(Outcome.QUEUED.value, Text), updated_at=now)
-        .cte("unreplied")
+    # an inline send whose holder died before it replied: its call says QUEUED, what the worker
+    # now does with it. A call whose request replied SENT has its message sent already, never
+    # requeued here.
+    unreplied = unreplied_calls(call.c.id.in_(select(expired.c.call_id).scalar_subquery()))
+    return log_moves(expired, EXPIRE_LEASE.target.value, detail=LEASE_EXPIRED).add_cte(
+        unreplied.cte("unreplied")
     )
-    return log_moves(expired, EXPIRE_LEASE.target.value, detail=LEASE_EXPIRED).add_cte(unreplied)
+
+
+def unreplied_calls(which: ColumnElement[bool]) -> Update:
+    """``SENT`` → ``QUEUED`` for the calls ``which`` names whose inline send was not replied
+    ``SENT``: the decision stores such a call ``SENT`` (the reply of a send that succeeds, so
+    that the record of that send need not write the call row). Only from ``SENT``: a reply a
+    move already stored (``FAILED``, ``QUEUED``) is left as it is. The requeue of an expired
+    inline lease runs it, and the relay for a request that replies ``QUEUED`` with no move
+    carrying it."""
+    return (
+        update(call)
+        .where(which, call.c.outcome == literal(Outcome.SENT.value, Text))
+        .values(outcome=literal(Outcome.QUEUED.value, Text), updated_at=func.now())
+    )
 
 
 def claim_due_statement() -> Select[Any]:

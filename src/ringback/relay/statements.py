@@ -40,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.sql.dml import Insert, ReturningInsert, Update
+from sqlalchemy.sql.dml import Insert, ReturningInsert
 
 from ringback.db.driver import DriverStatement
 from ringback.db.locks import xact_lock
@@ -337,21 +337,11 @@ def _mark_answered_statement() -> Insert:
     return outbox.cancel_queued(restaurant_id, customer_id).add_cte(recovered)
 
 
-def _store_queued_statement() -> Update:
-    """``SENT`` → ``QUEUED`` for a call whose inline send is replied ``QUEUED`` (no move wrote
-    the reply): only from ``SENT``, so a reply the move already stored is left as it is."""
-    return (
-        update(call)
-        .where(
-            call.c.id == bindparam("p_call_id", type_=BigInteger),
-            call.c.outcome == literal(Outcome.SENT.value, Text),
-        )
-        .values(outcome=literal(Outcome.QUEUED.value, Text), updated_at=func.now())
-    )
-
-
 RECORD_CALL = DriverStatement(_record_call_statement())
-STORE_QUEUED = DriverStatement(_store_queued_statement())
+# a call whose inline send is replied QUEUED with no move carrying the reply
+STORE_QUEUED = DriverStatement(
+    outbox.unreplied_calls(call.c.id == bindparam("p_call_id", type_=BigInteger))
+)
 MATCH_OR_CREATE_CUSTOMER = _customer_statement()
 CUSTOMER = DriverStatement(MATCH_OR_CREATE_CUSTOMER)
 MATCH_CALLER = DriverStatement(_match_caller_statement())
