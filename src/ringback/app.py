@@ -11,6 +11,7 @@ from ringback.admin.router import router as admin_router
 from ringback.bootstrap import Container, build_container
 from ringback.conversations.router import router as conversations_router
 from ringback.doors.ccai.router import router as ccai_router
+from ringback.doors.partner.intake import PartnerIntake
 from ringback.doors.partner.router import router as partner_router
 from ringback.doors.telnyx.router import router as telnyx_router
 from ringback.doors.whatsapp.router import router as whatsapp_router
@@ -68,7 +69,8 @@ def create_app(
         app.state.container = container
     install_error_handlers(app)
     document_native_errors(app)
-    app.add_middleware(HeadAsGetMiddleware)  # innermost: the routes see GET
+    app.add_middleware(PartnerIntake)  # innermost: a report's short way (doors/partner/intake)
+    app.add_middleware(HeadAsGetMiddleware)  # the routes see GET
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware, metrics=http_metrics, router_app=app)
     app.include_router(health_router)

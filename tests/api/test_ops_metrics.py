@@ -71,6 +71,7 @@ async def test_metrics_expose_every_series_after_some_traffic(
     assert 'ringback_messages_total{status="sent"}' in text
     assert 'ringback_dispatch_duration_seconds_count{result="sent"} 1.0' in text
     assert 'route="/api/ops/v1/calls/{call_id}"' in text
+    assert 'route="/api/partner/v1/missed-calls",status="201"' in text  # the short way's too
     assert f'/api/ops/v1/calls/{call_id}"' not in text
 
 

@@ -215,22 +215,28 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
+HANDLED_ERRORS: tuple[type[Exception], ...] = (
+    ApiError,
+    RequestValidationError,
+    StarletteHTTPException,
+    IdempotencyConflict,
+    NotFound,
+    Conflict,
+)
+"""What a route raises that ``error_reply`` answers; anything else reaches the edge middleware,
+which answers it from the same table (a 500 logged with its trace, a 503 for the database)."""
+
+
+async def error_reply(request: Request, error: Exception) -> Response:
+    """The reply to a known exception raised while serving ``request``."""
+    api_error = to_api_error(error)
+    if api_error.status == 405:
+        api_error = replace(api_error, headers={"Allow": _allowed_methods(request)})
+    log_failure(request, api_error, error)
+    return render(request, api_error)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Known exceptions are answered here; anything else by the edge middleware (same table)."""
-
-    async def handle(request: Request, error: Exception) -> Response:
-        api_error = to_api_error(error)
-        if api_error.status == 405:
-            api_error = replace(api_error, headers={"Allow": _allowed_methods(request)})
-        log_failure(request, api_error, error)
-        return render(request, api_error)
-
-    for kind in (
-        ApiError,
-        RequestValidationError,
-        StarletteHTTPException,
-        IdempotencyConflict,
-        NotFound,
-        Conflict,
-    ):
-        app.add_exception_handler(kind, handle)
+    for kind in HANDLED_ERRORS:
+        app.add_exception_handler(kind, error_reply)
