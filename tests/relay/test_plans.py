@@ -99,20 +99,33 @@ async def statements_of_a_report(url: str) -> list[Statement]:
         transport = httpx.ASGITransport(app=create_app(container.settings, container))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
 
-            async def report() -> httpx.Response:
+            async def report(number: str) -> httpx.Response:
                 return await client.post(
                     "/api/partner/v1/missed-calls",
-                    json={"caller_phone_number": random_mobile()},
+                    json={"caller_phone_number": number},
                     headers=headers,
                 )
 
-            assert (await report()).status_code == 201  # warm: caches, lazy imports
+            # a booked caller too: their report runs the decision again on the reservation
+            booked = random_mobile()
+            start = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+            booking = {
+                "external_id": "booked",
+                "start_at": start.isoformat(),
+                "party_size": 2,
+                "status": "CONFIRMED",
+                "customer": {"phone_number": booked},
+            }
+            put = await client.put("/api/partner/v1/reservations", headers=headers, json=[booking])
+            assert put.status_code == 200, put.text
+            assert (await report(random_mobile())).status_code == 201  # warm: caches, imports
             counting = True
-            reply = await report()
+            replies = [await report(random_mobile()), await report(booked)]
             counting = False
     finally:
         await container.aclose()
-    assert reply.json()["data"]["outcome"] == "SENT", reply.text
+    assert [r.json()["data"]["outcome"] for r in replies] == ["SENT", "SENT"], replies[1].text
+    assert replies[1].json()["data"]["template_type"] == "MISSED_CALL_WITH_RESERVATION"
     return seen
 
 
@@ -166,6 +179,7 @@ async def test_a_reports_plans_read_the_callers_rows_on_tables_without_statistic
         await conn.close()
 
     assert any("ringback_caller_check" in sql for sql in plans), list(plans)
+    assert len(plans) == 3, list(plans)  # the first decision, the decision again, the record
     for sql, plan in plans.items():
         for node, relation, _ in scans(plan):
             assert not (node == "Seq Scan" and relation in LARGE_TABLES), (relation, sql[:80])

@@ -1,17 +1,20 @@
 """A partner report's database round trips, counted on the driver (DESIGN.md habit 10).
 
-A report is three, on autocommit connections (no BEGIN, no COMMIT): the statement that matches
-the caller, the decision statement (which takes the caller's lock and commits alone), then —
-after the inline send — the statement that records the send, which also looks for a status
-webhook kept for its message id (a second one runs only when one was kept).
+A report is two, on autocommit connections (no BEGIN, no COMMIT): the decision statement (which
+finds or creates the caller's customer, takes the caller's lock and commits alone), then — after
+the inline send — the statement that records the send, which also looks for a status webhook kept
+for its message id (a second one runs only when one was kept). A caller with a reservation of the
+window costs one more: the first decision finds it and writes nothing, and the verdict is made
+again on it (``RelayService._decide_missed``).
 The caller's token costs none once its process has authenticated it: it is served from the
 per-process cache (tenancy/token_cache.py). Every statement the driver runs is counted, on every
 pooled connection, through asyncpg's own query logger. (Seven before issue 15: the token, BEGIN
-and COMMIT, and the look for kept receipts as a statement of its own.)
+and COMMIT, the match of the caller, and the look for kept receipts as a statement of its own.)
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -23,12 +26,12 @@ from ringback.app import create_app
 from ringback.bootstrap import Container, build_container
 from ringback.tenancy.model import TokenKind
 from tests.api.conftest import graph_ok
-from tests.conftest import GRAPH_BASE, MakeRestaurant, make_settings, random_mobile
+from tests.conftest import GRAPH_BASE, MakeRestaurant, Tenant, make_settings, random_mobile
 from tests.graphmock import GRAPH_MOCKER
 
 pytestmark = pytest.mark.sql
 
-ROUND_TRIPS_OF_A_SENT_REPORT = 3
+ROUND_TRIPS_OF_A_SENT_REPORT = 2
 
 
 class Statements:
@@ -67,28 +70,66 @@ def graph() -> Iterator[respx.MockRouter]:
         yield router
 
 
-async def test_a_partner_report_sent_inline_costs_three_round_trips(
+async def put_caller(client: httpx.AsyncClient, tenant: Tenant, kind: str) -> str:
+    """A number to report: no customer's, a customer's, or a customer's with a reservation."""
+    number = random_mobile()
+    headers = tenant.auth(TokenKind.PARTNER)
+    if kind == "customer":
+        customers = [{"phone_number": number, "name": "Ada Lovelace"}]
+        put = await client.put("/api/partner/v1/customers", headers=headers, json=customers)
+        assert put.status_code == 200, put.text
+    elif kind == "booked":
+        start = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+        reservation = {
+            "external_id": f"r-{number}",
+            "start_at": start.isoformat(),
+            "party_size": 2,
+            "status": "CONFIRMED",
+            "customer": {"phone_number": number, "name": "Ada Lovelace"},
+        }
+        put = await client.put("/api/partner/v1/reservations", headers=headers, json=[reservation])
+        assert put.status_code == 200, put.text
+    return number
+
+
+@pytest.mark.parametrize(
+    ("kind", "round_trips", "template_type"),
+    [
+        ("new", ROUND_TRIPS_OF_A_SENT_REPORT, "MISSED_CALL"),
+        ("customer", ROUND_TRIPS_OF_A_SENT_REPORT, "MISSED_CALL"),
+        # the decision finds the reservation, writes nothing, and is made again on it
+        ("booked", ROUND_TRIPS_OF_A_SENT_REPORT + 1, "MISSED_CALL_WITH_RESERVATION"),
+    ],
+)
+async def test_the_round_trips_of_a_partner_report_sent_inline(
     watched: Container,
     statements: Statements,
     make_restaurant: MakeRestaurant,
     graph: respx.MockRouter,
+    kind: str,
+    round_trips: int,
+    template_type: str,
 ) -> None:
     tenant = await make_restaurant()
     app = create_app(watched.settings, watched)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
 
-        async def report() -> httpx.Response:
+        async def report(number: str) -> httpx.Response:
             return await client.post(
                 "/api/partner/v1/missed-calls",
-                json={"caller_phone_number": random_mobile()},
+                json={"caller_phone_number": number},
                 headers=tenant.auth(TokenKind.PARTNER),
             )
 
-        warm = await report()  # the driver prepares each statement once per connection
+        # both callers first: the driver logs a statement after it ran, so the counted report
+        # must follow other work (the warm one) for none of the PUTs' to be counted with it
+        warm_number, number = [await put_caller(client, tenant, kind) for _ in range(2)]
+        warm = await report(warm_number)  # the driver prepares each statement once per connection
         assert warm.status_code == 201, warm.text
         statements.counting = True
-        counted = await report()
+        counted = await report(number)
         statements.counting = False
-    assert counted.json()["data"]["outcome"] == "SENT"
-    assert len(statements.seen) == ROUND_TRIPS_OF_A_SENT_REPORT, "\n".join(statements.seen)
+    data = counted.json()["data"]
+    assert (data["outcome"], data["template_type"]) == ("SENT", template_type)
+    assert len(statements.seen) == round_trips, "\n".join(statements.seen)

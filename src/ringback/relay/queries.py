@@ -26,11 +26,14 @@ from ringback.relay.model import (
     Verdict,
 )
 from ringback.relay.statements import (
+    BOOKED,
     CLEAR,
     COOLED,
     CUSTOMER,
     DECIDE_CALL,
     DECIDE_CALL_AND_ENQUEUE,
+    DECIDE_FIRST,
+    DECIDE_FIRST_AND_ENQUEUE,
     MARK_ANSWERED,
     MATCH_CALLER,
     RECORD_CALL,
@@ -75,18 +78,21 @@ def _decision(row: Any) -> Decision:
     )
 
 
+def _window(occurred_at: dt.datetime) -> dict[str, dt.datetime]:
+    """Where the caller's reservation is looked for (SPEC §3)."""
+    return {
+        "c_reservations_from": occurred_at - rules.RESERVATION_LOOKBACK,
+        "c_reservations_until": occurred_at + rules.RESERVATION_LOOKAHEAD,
+    }
+
+
 async def match_caller(
     conn: Conn, restaurant_id: int, phone_number: str, occurred_at: dt.datetime
 ) -> CallerFacts:
     """The customer of ``phone_number`` and their reservation, read only; a number that is not a
     customer yet has facts without a customer (the decision statement creates it)."""
-    params = {
-        "p_restaurant_id": restaurant_id,
-        "p_phone_number": phone_number,
-        "c_reservations_from": occurred_at - rules.RESERVATION_LOOKBACK,
-        "c_reservations_until": occurred_at + rules.RESERVATION_LOOKAHEAD,
-    }
-    row = await MATCH_CALLER.fetchrow(conn, params)
+    params = {"p_restaurant_id": restaurant_id, "p_phone_number": phone_number}
+    row = await MATCH_CALLER.fetchrow(conn, {**params, **_window(occurred_at)})
     if row is None:
         return CallerFacts(customer_id=None, customer_name=None, suppressed=False)
     return CallerFacts(
@@ -136,6 +142,53 @@ async def decide_call(
     worker sends it.
     """
     claim = uuid.uuid4()
+    params = _decide_params(restaurant_id, event, caller_phone_number, verdict, claim)
+    params["k_new_customer_phone"] = new_customer_phone
+    statement = DECIDE_CALL if verdict.message is None else DECIDE_CALL_AND_ENQUEUE
+    return _decided(await statement.fetch_one(conn, params), claim)
+
+
+async def decide_first(
+    conn: Conn,
+    restaurant_id: int,
+    event: CallEvent,
+    caller_phone_number: str,
+    phone_number: str,
+    verdict: Verdict,
+) -> tuple[Decision, Claim] | CallerFacts:
+    """``decide_call`` with no match before it: ``verdict`` was made for a caller with no
+    reservation of the window (whose customer, known or not, the statement finds or creates),
+    and it must reach rule 9 (``verdict.cooldown``), which reads rule 8 again under the lock.
+    That verdict is then the one the match would have given, unless the caller has a
+    reservation: then the statement writes nothing and this returns the caller's facts, for the
+    verdict to be made on them and decided with ``decide_call``. One round trip instead of two
+    for every caller without a reservation of the window."""
+    assert verdict.cooldown is not None, "only a verdict that reaches rule 9 is decided first"
+    claim = uuid.uuid4()
+    params = _decide_params(restaurant_id, event, caller_phone_number, verdict, claim)
+    params.update(_window(event.occurred_at))
+    params["k_new_customer_phone"] = phone_number
+    statement = DECIDE_FIRST if verdict.message is None else DECIDE_FIRST_AND_ENQUEUE
+    row = await statement.fetch_one(conn, params)
+    if row["checked"] != BOOKED:
+        return _decided(row, claim)
+    return CallerFacts(
+        customer_id=row["found_id"],
+        customer_name=row["found_name"],
+        suppressed=bool(row["found_suppressed"]),
+        reservation_id=row["booked_id"],
+        reservation_start_at=row["booked_start_at"],
+        party_size=row["booked_party_size"],
+    )
+
+
+def _decide_params(
+    restaurant_id: int,
+    event: CallEvent,
+    caller_phone_number: str,
+    verdict: Verdict,
+    claim: uuid.UUID,
+) -> dict[str, Any]:
     params = _call_params(restaurant_id, event, caller_phone_number, claim)
     earliest, latest = verdict.cooldown or (None, None)
     params.update(
@@ -144,7 +197,6 @@ async def decide_call(
             "p_customer_id": verdict.customer_id,
             "p_reservation_id": verdict.reservation_id,
             "p_template_type": verdict.template_type.value if verdict.template_type else None,
-            "k_new_customer_phone": new_customer_phone,
             "k_lock_key": f"{restaurant_id}:{caller_phone_number}" if verdict.cooldown else None,
             "k_restaurant_id": restaurant_id,
             "k_customer_id": verdict.customer_id,
@@ -153,11 +205,12 @@ async def decide_call(
             "k_latest": latest,
         }
     )
-    statement = DECIDE_CALL
     if verdict.message is not None:
-        statement = DECIDE_CALL_AND_ENQUEUE
         params.update(outbox.enqueue_params(verdict.message))
-    row = await statement.fetch_one(conn, params)
+    return params
+
+
+def _decided(row: Any, claim: uuid.UUID) -> tuple[Decision, Claim]:
     decision = _decision(row)
     if row["decision_token"] == claim:
         found = _FOUND[row["checked"]]

@@ -23,13 +23,23 @@ from ringback.messages.dispatcher import Dispatcher
 from ringback.messages.ports import ClaimedMessage, InlineLease, NewMessage
 from ringback.messages.states import MessageStatus
 from ringback.relay import queries, rules
-from ringback.relay.model import CallEvent, Claim, Decision, Disposition, Outcome, Verdict
+from ringback.relay.model import (
+    CallerFacts,
+    CallEvent,
+    Claim,
+    Decision,
+    Disposition,
+    Outcome,
+    Verdict,
+)
 from ringback.relay.phone import read_number
 from ringback.tenancy.model import Restaurant
 
 log = logging.getLogger(__name__)
 
 _REPLIED = {MessageStatus.SENT: Outcome.SENT, MessageStatus.FAILED: Outcome.FAILED}
+# a caller with no reservation of the window, whose customer (if any) the decision finds
+UNBOOKED = CallerFacts(customer_id=None, customer_name=None, suppressed=False)
 
 
 def utc_now() -> dt.datetime:
@@ -55,10 +65,11 @@ class RelayService:
     async def handle(self, restaurant: Restaurant, event: CallEvent) -> Decision:
         """Record the event and, for the first missed notification of its key, decide once.
 
-        A missed report runs its two statements on one autocommit connection, each its own
-        transaction: the decision statement takes the caller's lock and commits alone, so no
-        BEGIN or COMMIT round trip and no transaction open between round trips. Any other
-        notification writes several rows that must commit together: one ``Tx``."""
+        A missed report runs its statements (one, or two: ``_decide_missed``) on one autocommit
+        connection, each its own transaction: the decision statement takes the caller's lock and
+        commits alone, so no BEGIN or COMMIT round trip and no transaction open between round
+        trips. Any other notification writes several rows that must commit together: one
+        ``Tx``."""
         if event.disposition is Disposition.MISSED:
             async with self._database.driver() as conn:
                 decision = await self._decide_missed(conn, restaurant, event)
@@ -81,12 +92,33 @@ class RelayService:
     async def _decide_missed(
         self, conn: Conn, restaurant: Restaurant, event: CallEvent
     ) -> Decision:
-        """Match the caller, run the rules, then the decision statement (``queries``)."""
+        """Run the rules, then the decision statement (``queries``); the caller is matched first
+        only when the verdict could depend on what the match finds.
+
+        The rules are run first for a caller with no reservation of the window: if that verdict
+        reaches rule 9 (the cooldown, under the caller's lock, which reads rule 8 again), it is
+        the verdict of every such caller, known or not, so the decision statement can check the
+        one fact that would change it — a reservation — instead of a match before it
+        (``decide_first``). A booked caller's verdict is made again on their facts. Any other
+        verdict (rules 2-7, no template) keeps the match's customer and reservation on the call,
+        so it is matched first as before."""
         reading = read_number(event.raw_number, restaurant.country)
         now = self._clock()
         facts = None
         if reading.e164 is not None:
-            facts = await queries.match_caller(conn, restaurant.id, reading.e164, event.occurred_at)
+            unbooked = rules.decide(restaurant, event, reading, UNBOOKED, now)
+            if unbooked.cooldown is not None:
+                verdict = self._with_lease(unbooked, now)
+                first = await queries.decide_first(
+                    conn, restaurant.id, event, reading.display, reading.e164, verdict
+                )
+                if not isinstance(first, CallerFacts):
+                    return self._decided(restaurant, event, reading.display, verdict, *first)
+                facts = first
+            else:
+                facts = await queries.match_caller(
+                    conn, restaurant.id, reading.e164, event.occurred_at
+                )
         verdict = self._with_lease(rules.decide(restaurant, event, reading, facts, now), now)
         new_customer = facts is not None and facts.customer_id is None
         stored, claim = await queries.decide_call(
@@ -97,19 +129,31 @@ class RelayService:
             verdict,
             new_customer_phone=reading.e164 if new_customer else None,
         )
+        return self._decided(restaurant, event, reading.display, verdict, stored, claim)
+
+    def _decided(
+        self,
+        restaurant: Restaurant,
+        event: CallEvent,
+        caller_phone_number: str,
+        verdict: Verdict,
+        stored: Decision,
+        claim: Claim,
+    ) -> Decision:
+        """The decision as the statement stored it, and the message this request sends."""
         if claim is Claim.OPEN:  # answered before this missed report: stored, never decided
             return Decision(
                 call_id=stored.call_id,
                 outcome=None,
-                caller_phone_number=reading.display,
+                caller_phone_number=caller_phone_number,
                 customer_id=stored.customer_id,
                 reservation_id=None,
                 template_type=None,
                 created_at=stored.created_at,
             )
-        if claim is Claim.TAKEN and stored.caller_phone_number != reading.display:
+        if claim is Claim.TAKEN and stored.caller_phone_number != caller_phone_number:
             raise IdempotencyConflict(
-                event.external_id or "", stored.caller_phone_number, reading.display
+                event.external_id or "", stored.caller_phone_number, caller_phone_number
             )
         final = rules.final_verdict(verdict, claim)
         if claim is Claim.TAKEN:
@@ -117,7 +161,7 @@ class RelayService:
         return Decision(
             call_id=stored.call_id,
             outcome=final.outcome,
-            caller_phone_number=reading.display,
+            caller_phone_number=caller_phone_number,
             customer_id=stored.customer_id,  # the one the statement wrote (maybe created)
             reservation_id=final.reservation_id,
             template_type=final.template_type,

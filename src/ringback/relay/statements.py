@@ -1,11 +1,17 @@
 """The relay's statements, built once: SQLAlchemy reuses their compiled form (bench/).
 
-A missed report is decided in two statements on one autocommit connection (issue 15: no BEGIN,
-no COMMIT, no transaction held between round trips; docs/PERFORMANCE.md):
+A missed report is decided on one autocommit connection (issue 15: no BEGIN, no COMMIT, no
+transaction held between round trips; docs/PERFORMANCE.md), most often in one statement:
 
-1. ``MATCH_CALLER`` (a valid number only) reads the customer and their reservation. It writes
-   nothing, so its autocommit costs no WAL flush;
-2. ``DECIDE_CALL`` / ``DECIDE_CALL_AND_ENQUEUE`` creates the customer if the match found none,
+1. ``DECIDE_FIRST`` / ``DECIDE_FIRST_AND_ENQUEUE`` when the verdict made for a caller with no
+   reservation of the window reaches rule 9 (``RelayService._decide_missed``): it finds the
+   caller's customer (creates it when there is none) and checks that the caller has no such
+   reservation, then decides as 3. below. A caller who has one gets nothing written and their
+   facts back, and the verdict is made again on them (3.);
+2. ``MATCH_CALLER`` (any other verdict of a valid number: it keeps the match's customer and
+   reservation on the call) reads the customer and their reservation. It writes nothing, so its
+   autocommit costs no WAL flush;
+3. ``DECIDE_CALL`` / ``DECIDE_CALL_AND_ENQUEUE`` creates the customer if the match found none,
    takes the caller's lock and checks rules 8 and 9 again on a fresh snapshot
    (``ringback_caller_check``, migration 0009), then writes the call row with its decision (claimed
    once per key by the upsert) and the message with its first events: the call row is written
@@ -15,7 +21,7 @@ no COMMIT, no transaction held between round trips; docs/PERFORMANCE.md):
 The cooldown check must see every decision committed before the lock was granted; in READ
 COMMITTED a statement sees what was committed when it *began*, so the check runs in the function,
 whose queries each take a new snapshot after the lock. A door that must commit its own write with
-the decision (a CCAI move) runs the same two statements inside its transaction.
+the decision (a CCAI move) runs the same statements inside its transaction.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from sqlalchemy import (
     Text,
     bindparam,
     case,
+    exists,
     func,
     literal,
     null,
@@ -41,6 +48,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.dml import Insert, ReturningInsert
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from ringback.db.driver import DriverStatement
 from ringback.db.locks import xact_lock
@@ -60,6 +68,7 @@ _ACTIVE = [literal(status, Text) for status in sorted(ACTIVE_RESERVATION_STATUSE
 _SPENT = [literal(s.value, Text) for s in (MessageStatus.FAILED, MessageStatus.CANCELLED)]
 # what ``ringback_caller_check`` found (migration 0009)
 CLEAR, COOLED, SUPPRESSED = "clear", "cooled", "suppressed"
+BOOKED = "booked"  # a first decision found the caller booked: nothing written (``first``)
 _CALL_COLUMNS = (
     call.c.id,
     call.c.caller_phone_number,
@@ -144,22 +153,21 @@ def _customer_statement() -> ReturningInsert[Any]:
     )
 
 
-def _match_caller_statement() -> Select[Any]:
-    """The caller's customer and their reservation, read only: no row version, no WAL, no lock,
-    and its autocommit costs no flush. No row for a number that is not a customer yet: the
-    decision statement creates the customer (``k_new_customer_phone``)."""
-    matched = (
-        select(customer.c.id, customer.c.name, customer_suppressed().label("suppressed"))
-        .where(
-            customer.c.restaurant_id == bindparam("p_restaurant_id", type_=BigInteger),
-            customer.c.phone_number == bindparam("p_phone_number", type_=Text),
-        )
-        .cte("matched")
+def _customer_of(
+    restaurant_id: BindParameter[int], phone_number: BindParameter[str]
+) -> Select[Any]:
+    """The customer of a number, with whether rule 8 bars them (``suppressed``)."""
+    return select(customer.c.id, customer.c.name, customer_suppressed().label("suppressed")).where(
+        customer.c.restaurant_id == restaurant_id, customer.c.phone_number == phone_number
     )
-    booked = (
+
+
+def _reservation_of(customer_id: ColumnElement[int]) -> Select[Any]:
+    """The customer's first active reservation of the window around the call (SPEC §3)."""
+    return (
         select(reservation.c.id, reservation.c.start_at, reservation.c.party_size)
         .where(
-            reservation.c.customer_id == matched.c.id,
+            reservation.c.customer_id == customer_id,
             reservation.c.status.in_(_ACTIVE),
             reservation.c.start_at.between(
                 bindparam("c_reservations_from", type_=_TS),
@@ -168,8 +176,17 @@ def _match_caller_statement() -> Select[Any]:
         )
         .order_by(reservation.c.start_at, reservation.c.id)
         .limit(1)
-        .cte("booked")
     )
+
+
+def _match_caller_statement() -> Select[Any]:
+    """The caller's customer and their reservation, read only: no row version, no WAL, no lock,
+    and its autocommit costs no flush. No row for a number that is not a customer yet: the
+    decision statement creates the customer (``k_new_customer_phone``)."""
+    matched = _customer_of(
+        bindparam("p_restaurant_id", type_=BigInteger), bindparam("p_phone_number", type_=Text)
+    ).cte("matched")
+    booked = _reservation_of(matched.c.id).cte("booked")
     return (
         select(
             matched.c.id,
@@ -184,9 +201,15 @@ def _match_caller_statement() -> Select[Any]:
     )
 
 
-def _decide_call_statement(*, enqueue: bool) -> Select[Any]:
+def _decide_call_statement(*, enqueue: bool, first: bool = False) -> Select[Any]:
     """Check the cooldown, then write the call row with its decision and, with ``enqueue``, the
     message and its first timeline events: the call row is written once.
+
+    ``first``: the decision of a report whose caller was not matched first (``decide_first``):
+    the verdict assumed a caller with no reservation of the window. The statement finds the
+    caller's customer itself (creates it when there is none) and checks that assumption: when
+    the customer has a reservation of the window it writes nothing and returns the customer and
+    that reservation (``checked`` is ``booked``), for the verdict to be made again on them.
 
     The row of ``(restaurant, source, external_id)`` may exist (a replay, a CCAI call, a Zoho
     ``ringing``): the decision is written only if it is still open, as in ``RECORD_CALL``, and a
@@ -211,9 +234,15 @@ def _decide_call_statement(*, enqueue: bool) -> Select[Any]:
     locked = select(
         case((lock_key.is_(None), true()), else_=xact_lock(lock_key)).label("held")
     ).cte("locked")
+    found = booked = None
+    unknown: ColumnElement[bool] = true()
+    if first:
+        found = _customer_of(restaurant_id, new_phone).cte("found")
+        unknown = ~exists(select(found.c.id))
+        booked = _reservation_of(select(found.c.id).scalar_subquery()).cte("booked")
     made = pg_insert(customer).from_select(
         ["restaurant_id", "phone_number"],
-        select(restaurant_id, new_phone).select_from(locked).where(new_phone.is_not(None)),
+        select(restaurant_id, new_phone).select_from(locked).where(new_phone.is_not(None), unknown),
     )
     made_cte = (
         made.on_conflict_do_update(
@@ -224,11 +253,14 @@ def _decide_call_statement(*, enqueue: bool) -> Select[Any]:
         .cte("made")
     )
     customer_id = func.coalesce(
-        bindparam("p_customer_id", type_=BigInteger), select(made_cte.c.id).scalar_subquery()
+        bindparam("p_customer_id", type_=BigInteger),
+        *([select(found.c.id).scalar_subquery()] if found is not None else []),
+        select(made_cte.c.id).scalar_subquery(),
     )
     # rules 8 and 9 under the caller's lock, on a snapshot taken after it (migration 0009);
     # only for a verdict that passed rule 8 (its cooldown parameters are set), else "clear"
     check = case(
+        *([(exists(select(booked.c.id)), literal(BOOKED, Text))] if booked is not None else []),
         (lock_key.is_(None), literal(CLEAR, Text)),
         else_=func.ringback_caller_check(
             lock_key,
@@ -267,6 +299,8 @@ def _decide_call_statement(*, enqueue: bool) -> Select[Any]:
         bindparam("p_reservation_id", type_=BigInteger),
         case((clear, bindparam("p_template_type", type_=Text)), else_=null()),
     ).select_from(cooling)
+    if booked is not None:
+        values = values.where(cooling.c.checked != literal(BOOKED, Text))
     new = pg_insert(call).from_select(
         [
             "restaurant_id", "source", "external_id", "direction", "disposition", "caller_raw",
@@ -306,9 +340,30 @@ def _decide_call_statement(*, enqueue: bool) -> Select[Any]:
     created, logged = outbox.enqueue(
         recorded.c.id, recorded.join(cooling, true()), claimed, clear, customer_id=customer_id
     )
+    if found is None or booked is None:
+        return (
+            select(*columns, created.c.id.label("message_id"))
+            .select_from(recorded.join(cooling, true()).outerjoin(created, true()))
+            .add_cte(logged, made_cte)
+        )
+    # one row whatever was written: the call as stored, or nothing and the caller's booking
     return (
-        select(*columns, created.c.id.label("message_id"))
-        .select_from(recorded.join(cooling, true()).outerjoin(created, true()))
+        select(
+            *columns,
+            created.c.id.label("message_id"),
+            found.c.id.label("found_id"),
+            found.c.name.label("found_name"),
+            found.c.suppressed.label("found_suppressed"),
+            booked.c.id.label("booked_id"),
+            booked.c.start_at.label("booked_start_at"),
+            booked.c.party_size.label("booked_party_size"),
+        )
+        .select_from(
+            cooling.outerjoin(recorded, true())
+            .outerjoin(created, true())
+            .outerjoin(found, true())
+            .outerjoin(booked, true())
+        )
         .add_cte(logged, made_cte)
     )
 
@@ -347,4 +402,6 @@ CUSTOMER = DriverStatement(MATCH_OR_CREATE_CUSTOMER)
 MATCH_CALLER = DriverStatement(_match_caller_statement())
 DECIDE_CALL = DriverStatement(_decide_call_statement(enqueue=False))
 DECIDE_CALL_AND_ENQUEUE = DriverStatement(_decide_call_statement(enqueue=True))
+DECIDE_FIRST = DriverStatement(_decide_call_statement(enqueue=False, first=True))
+DECIDE_FIRST_AND_ENQUEUE = DriverStatement(_decide_call_statement(enqueue=True, first=True))
 MARK_ANSWERED = DriverStatement(_mark_answered_statement())
