@@ -52,6 +52,14 @@ async def put_reservation(
     return str(reply.json()["data"][0]["id"])
 
 
+async def reported(client: httpx.AsyncClient, tenant: Tenant, number: str) -> dict[str, Any]:
+    """The reply's ``data`` to a report of ``number``."""
+    reply = await client.post(URL, headers=tenant.auth(), json={"caller_phone_number": number})
+    assert reply.status_code == 201, reply.text
+    data: dict[str, Any] = reply.json()["data"]
+    return data
+
+
 async def rows(container: Container, tenant: Tenant, number: str) -> dict[str, int]:
     """How many customers, calls and messages the restaurant holds for ``number``."""
     async with container.database.connection() as conn:
@@ -79,8 +87,7 @@ async def test_a_known_customer_is_the_calls_customer_and_is_not_made_again(
     tenant = await make_restaurant()
     number = random_mobile()
     customer_id = await put_customer(client, tenant, number)
-    reply = await client.post(URL, headers=tenant.auth(), json={"caller_phone_number": number})
-    data = reply.json()["data"]
+    data = await reported(client, tenant, number)
     assert (data["outcome"], data["template_type"]) == ("SENT", "MISSED_CALL")
     assert (data["customer_id"], data["reservation_id"]) == (customer_id, None)
     assert await rows(container, tenant, number) == {"customers": 1, "calls": 1, "messages": 1}
@@ -96,8 +103,7 @@ async def test_a_booked_caller_gets_the_reservation_template_and_one_call(
     number = random_mobile()
     start = (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).replace(microsecond=0)
     reservation_id = await put_reservation(client, tenant, number, start, "CONFIRMED")
-    reply = await client.post(URL, headers=tenant.auth(), json={"caller_phone_number": number})
-    data = reply.json()["data"]
+    data = await reported(client, tenant, number)
     assert (data["outcome"], data["template_type"]) == ("SENT", "MISSED_CALL_WITH_RESERVATION")
     assert data["reservation_id"] == reservation_id
     sent: dict[str, Any] = json.loads(graph.calls[-1].request.content)
@@ -121,8 +127,7 @@ async def test_a_booking_cancelled_or_outside_the_window_is_no_booking(
     customer_id = await put_customer(client, tenant, number)
     start = dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
     await put_reservation(client, tenant, number, start, status)
-    reply = await client.post(URL, headers=tenant.auth(), json={"caller_phone_number": number})
-    data = reply.json()["data"]
+    data = await reported(client, tenant, number)
     assert (data["outcome"], data["template_type"]) == ("SENT", "MISSED_CALL")
     assert (data["customer_id"], data["reservation_id"]) == (customer_id, None)
 
@@ -149,8 +154,7 @@ async def test_a_suppressed_customer_is_skipped_as_suppressed_before_any_templat
             .where(customer.c.id == int(customer_id))
             .values(opted_out_at=func.now())
         )
-    reply = await client.post(URL, headers=tenant.auth(), json={"caller_phone_number": number})
-    data = reply.json()["data"]
+    data = await reported(client, tenant, number)
     assert (data["outcome"], data["customer_id"]) == ("SKIPPED_SUPPRESSED", customer_id)
     assert data["template_type"] is None
     assert graph.calls.call_count == 0
@@ -167,8 +171,7 @@ async def test_a_new_caller_without_the_plain_template_is_skipped_with_a_custome
     del templates["MISSED_CALL"]
     tenant = await make_restaurant(whatsapp={**DEFAULT_WHATSAPP, "templates": templates})
     number = random_mobile()
-    reply = await client.post(URL, headers=tenant.auth(), json={"caller_phone_number": number})
-    data = reply.json()["data"]
+    data = await reported(client, tenant, number)
     assert data["outcome"] == "SKIPPED_NO_TEMPLATE"
     assert data["customer_id"] is not None
     assert await rows(container, tenant, number) == {"customers": 1, "calls": 1, "messages": 0}

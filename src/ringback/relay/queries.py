@@ -95,13 +95,18 @@ async def match_caller(
     row = await MATCH_CALLER.fetchrow(conn, {**params, **_window(occurred_at)})
     if row is None:
         return CallerFacts(customer_id=None, customer_name=None, suppressed=False)
+    return _caller_facts(row)
+
+
+def _caller_facts(row: Any) -> CallerFacts:
+    """The caller's customer and reservation as a statement returns them (``statements._facts``)."""
     return CallerFacts(
-        customer_id=row["id"],
-        customer_name=row["name"],
-        suppressed=bool(row["suppressed"]),
-        reservation_id=row["reservation_id"],
-        reservation_start_at=row["start_at"],
-        party_size=row["party_size"],
+        customer_id=row["caller_customer_id"],
+        customer_name=row["caller_name"],
+        suppressed=bool(row["caller_suppressed"]),
+        reservation_id=row["caller_reservation_id"],
+        reservation_start_at=row["caller_reservation_start_at"],
+        party_size=row["caller_party_size"],
     )
 
 
@@ -172,14 +177,7 @@ async def decide_first(
     row = await statement.fetch_one(conn, params)
     if row["checked"] != BOOKED:
         return _decided(row, claim)
-    return CallerFacts(
-        customer_id=row["found_id"],
-        customer_name=row["found_name"],
-        suppressed=bool(row["found_suppressed"]),
-        reservation_id=row["booked_id"],
-        reservation_start_at=row["booked_start_at"],
-        party_size=row["booked_party_size"],
-    )
+    return _caller_facts(row)
 
 
 def _decide_params(

@@ -49,6 +49,7 @@ from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.dml import Insert, ReturningInsert
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.selectable import CTE
 
 from ringback.db.driver import DriverStatement
 from ringback.db.locks import xact_lock
@@ -187,17 +188,19 @@ def _match_caller_statement() -> Select[Any]:
         bindparam("p_restaurant_id", type_=BigInteger), bindparam("p_phone_number", type_=Text)
     ).cte("matched")
     booked = _reservation_of(matched.c.id).cte("booked")
+    return select(*_facts(matched, booked)).select_from(matched).outerjoin(booked, true())
+
+
+def _facts(found: CTE, booked: CTE) -> tuple[ColumnElement[Any], ...]:
+    """The caller's facts as ``queries._caller_facts`` reads them, from ``_customer_of`` and
+    ``_reservation_of``."""
     return (
-        select(
-            matched.c.id,
-            matched.c.name,
-            matched.c.suppressed,
-            booked.c.id.label("reservation_id"),
-            booked.c.start_at,
-            booked.c.party_size,
-        )
-        .select_from(matched)
-        .outerjoin(booked, true())
+        found.c.id.label("caller_customer_id"),
+        found.c.name.label("caller_name"),
+        found.c.suppressed.label("caller_suppressed"),
+        booked.c.id.label("caller_reservation_id"),
+        booked.c.start_at.label("caller_reservation_start_at"),
+        booked.c.party_size.label("caller_party_size"),
     )
 
 
@@ -348,16 +351,7 @@ def _decide_call_statement(*, enqueue: bool, first: bool = False) -> Select[Any]
         )
     # one row whatever was written: the call as stored, or nothing and the caller's booking
     return (
-        select(
-            *columns,
-            created.c.id.label("message_id"),
-            found.c.id.label("found_id"),
-            found.c.name.label("found_name"),
-            found.c.suppressed.label("found_suppressed"),
-            booked.c.id.label("booked_id"),
-            booked.c.start_at.label("booked_start_at"),
-            booked.c.party_size.label("booked_party_size"),
-        )
+        select(*columns, created.c.id.label("message_id"), *_facts(found, booked))
         .select_from(
             cooling.outerjoin(recorded, true())
             .outerjoin(created, true())
