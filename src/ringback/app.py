@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -46,6 +47,12 @@ def create_app(
             return
         built = await build_container(settings, start_worker=run_worker, metrics=http_metrics)
         app.state.container = built
+        # Everything alive now lives as long as the process (the app, its routes and models,
+        # the imported modules): frozen out of the collector's reach, a full collection scans
+        # only what requests made. Measured under wrk: the collector's share of the server's CPU
+        # 4.8 % -> 2.6 % (docs/PERFORMANCE.md).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
