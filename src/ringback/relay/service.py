@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 _REPLIED = {MessageStatus.SENT: Outcome.SENT, MessageStatus.FAILED: Outcome.FAILED}
 # a caller with no reservation of the window, whose customer (if any) the decision finds
-UNBOOKED = CallerFacts(customer_id=None, customer_name=None, suppressed=False)
+_UNBOOKED = CallerFacts(customer_id=None, customer_name=None, suppressed=False)
 
 
 def utc_now() -> dt.datetime:
@@ -106,7 +106,7 @@ class RelayService:
         now = self._clock()
         facts = None
         if reading.e164 is not None:
-            unbooked = rules.decide(restaurant, event, reading, UNBOOKED, now)
+            unbooked = rules.decide(restaurant, event, reading, _UNBOOKED, now)
             if unbooked.cooldown is not None:
                 verdict = self._with_lease(unbooked, now)
                 first = await queries.decide_first(
