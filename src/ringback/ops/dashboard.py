@@ -92,15 +92,21 @@ async def _signed_in(
     return chosen, identity.admin, restaurants
 
 
-@router.get("/ops", response_class=HTMLResponse)
+CALLS_PAGE, INBOX_PAGE = "/ops", "/ops/inbox"
+# The pages a sign-in may return to: the page that asked for it, named in the form. Only these
+# exact paths, so the form can never send anyone to another site (no open redirect).
+_PAGES = frozenset({CALLS_PAGE, INBOX_PAGE})
+
+
+@router.get(CALLS_PAGE, response_class=HTMLResponse)
 async def dashboard(request: Request, tenancy: Tenancy) -> Response:
-    found = await _signed_in(request, tenancy, "/ops")
+    found = await _signed_in(request, tenancy, CALLS_PAGE)
     if isinstance(found, Response):
         return found
     chosen, admin, restaurants = found
     return _page(
         "dashboard.html",
-        page="/ops",
+        page=CALLS_PAGE,
         restaurant=chosen,
         admin=admin,
         restaurants=restaurants,
@@ -112,15 +118,15 @@ async def dashboard(request: Request, tenancy: Tenancy) -> Response:
     )
 
 
-@router.get("/ops/inbox", response_class=HTMLResponse)
+@router.get(INBOX_PAGE, response_class=HTMLResponse)
 async def inbox(request: Request, tenancy: Tenancy) -> Response:
     """The conversations (SPEC §10): the list, a thread, the reply box."""
-    found = await _signed_in(request, tenancy, "/ops/inbox")
+    found = await _signed_in(request, tenancy, INBOX_PAGE)
     if isinstance(found, Response):
         return found
     chosen, admin, restaurants = found
     return _page(
-        "inbox.html", page="/ops/inbox", restaurant=chosen, admin=admin, restaurants=restaurants
+        "inbox.html", page=INBOX_PAGE, restaurant=chosen, admin=admin, restaurants=restaurants
     )
 
 
@@ -130,11 +136,6 @@ def _cross_site() -> HTMLResponse:
         status=403,
         error="That request did not come from this page. Open the dashboard and try again.",
     )
-
-
-# The pages a sign-in may return to: the page that asked for it, named in the form. Only these
-# exact paths, so the form can never send anyone to another site (no open redirect).
-_PAGES = frozenset({"/ops", "/ops/inbox"})
 
 
 def _signin_form(request: Request, body: bytes) -> tuple[str, str] | None:
@@ -154,7 +155,7 @@ def _signin_form(request: Request, body: bytes) -> tuple[str, str] | None:
     if len(tokens) != 1:
         return None
     pages = form.get("next", [])
-    page = pages[0] if len(pages) == 1 and pages[0] in _PAGES else "/ops"
+    page = pages[0] if len(pages) == 1 and pages[0] in _PAGES else CALLS_PAGE
     return tokens[0].strip(), page
 
 
@@ -192,7 +193,7 @@ async def logout(request: Request) -> Response:
     if not same_origin(request):
         return _cross_site()
     await end_session(request)
-    reply = RedirectResponse("/ops", status_code=303, headers={"Cache-Control": "no-store"})
+    reply = RedirectResponse(CALLS_PAGE, status_code=303, headers={"Cache-Control": "no-store"})
     reply.delete_cookie(
         SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=_secure(request)
     )
