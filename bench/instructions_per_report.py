@@ -46,7 +46,9 @@ VALGRIND = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--dump-instr=
 
 
 def mobile(rng: random.Random) -> str:
-    """A French mobile that phonenumbers reads as valid and a mobile, as run_bench's are."""
+    """A French mobile that phonenumbers reads as valid and a mobile, as run_bench's are
+    (``tests.conftest.random_mobile`` reads it through ringback, which run_bench's interpreter,
+    the one this runs on, does not have)."""
     while True:
         candidate = f"+336{rng.randint(10_000_000, 99_999_999)}"
         number = phonenumbers.parse(candidate)

@@ -92,7 +92,7 @@ async def match_caller(
     """The customer of ``phone_number`` and their reservation, read only; a number that is not a
     customer yet has facts without a customer (the decision statement creates it)."""
     params = {"p_restaurant_id": restaurant_id, "p_phone_number": phone_number}
-    row = await MATCH_CALLER.fetchrow(conn, {**params, **_window(occurred_at)})
+    row = await MATCH_CALLER.fetchrow(conn, params | _window(occurred_at))
     if row is None:
         return CallerFacts(customer_id=None, customer_name=None, suppressed=False)
     return _caller_facts(row)

@@ -237,12 +237,11 @@ def _decide_call_statement(*, enqueue: bool, first: bool = False) -> Select[Any]
     locked = select(
         case((lock_key.is_(None), true()), else_=xact_lock(lock_key)).label("held")
     ).cte("locked")
-    found = booked = None
-    unknown: ColumnElement[bool] = true()
-    if first:
-        found = _customer_of(restaurant_id, new_phone).cte("found")
-        unknown = ~exists(select(found.c.id))
-        booked = _reservation_of(select(found.c.id).scalar_subquery()).cte("booked")
+    # a first decision's own reads (rendered only where ``first`` uses them)
+    found = _customer_of(restaurant_id, new_phone).cte("found")
+    found_id = select(found.c.id).scalar_subquery()
+    booked = _reservation_of(found_id).cte("booked")
+    unknown = ~exists(select(found.c.id)) if first else true()
     made = pg_insert(customer).from_select(
         ["restaurant_id", "phone_number"],
         select(restaurant_id, new_phone).select_from(locked).where(new_phone.is_not(None), unknown),
@@ -257,13 +256,13 @@ def _decide_call_statement(*, enqueue: bool, first: bool = False) -> Select[Any]
     )
     customer_id = func.coalesce(
         bindparam("p_customer_id", type_=BigInteger),
-        *([select(found.c.id).scalar_subquery()] if found is not None else []),
+        *([found_id] if first else []),
         select(made_cte.c.id).scalar_subquery(),
     )
     # rules 8 and 9 under the caller's lock, on a snapshot taken after it (migration 0009);
     # only for a verdict that passed rule 8 (its cooldown parameters are set), else "clear"
     check = case(
-        *([(exists(select(booked.c.id)), literal(BOOKED, Text))] if booked is not None else []),
+        *([(exists(select(booked.c.id)), literal(BOOKED, Text))] if first else []),
         (lock_key.is_(None), literal(CLEAR, Text)),
         else_=func.ringback_caller_check(
             lock_key,
@@ -302,7 +301,7 @@ def _decide_call_statement(*, enqueue: bool, first: bool = False) -> Select[Any]
         bindparam("p_reservation_id", type_=BigInteger),
         case((clear, bindparam("p_template_type", type_=Text)), else_=null()),
     ).select_from(cooling)
-    if booked is not None:
+    if first:
         values = values.where(cooling.c.checked != literal(BOOKED, Text))
     new = pg_insert(call).from_select(
         [
@@ -343,7 +342,7 @@ def _decide_call_statement(*, enqueue: bool, first: bool = False) -> Select[Any]
     created, logged = outbox.enqueue(
         recorded.c.id, recorded.join(cooling, true()), claimed, clear, customer_id=customer_id
     )
-    if found is None or booked is None:
+    if not first:
         return (
             select(*columns, created.c.id.label("message_id"))
             .select_from(recorded.join(cooling, true()).outerjoin(created, true()))
