@@ -7,10 +7,11 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Integer, Text, bindparam, literal_column, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from ringback.db.driver import DriverPoolOptions, DriverStatement
 from ringback.db.engine import build_engine
 from ringback.db.tx import Database
 from ringback.errors import DatabaseUnavailable, UnstorableText
@@ -71,3 +72,73 @@ async def test_any_other_database_error_is_raised_as_it_is(database: Database) -
     with pytest.raises(DBAPIError, match="division by zero"):
         async with database.transaction() as tx:
             await tx.conn.execute(text("SELECT 1 / 0"))
+
+
+# --- db.driver(): a connection of asyncpg's own pool (driver.DriverPool) --------------------
+
+_NAME = DriverStatement(select(bindparam("p_name", type_=Text)))
+_RATIO = DriverStatement(select(literal_column("1") / bindparam("p_by", type_=Integer)))
+
+
+def _options(url: str, *, size: int = 1, acquire_timeout: float = 30.0) -> DriverPoolOptions:
+    # 30 s to acquire: a pool of one connection is waited for only by the test that exhausts it
+    return DriverPoolOptions(
+        dsn=url.replace("postgresql+asyncpg://", "postgresql://"),
+        size=size,
+        acquire_timeout=acquire_timeout,
+        connect_timeout=10.0,
+        command_timeout=30.0,
+    )
+
+
+@pytest.fixture
+async def pooled(database_url: str) -> AsyncIterator[Database]:
+    db = Database(build_engine(make_settings(database_url), pool_size=1), _options(database_url))
+    yield db
+    await db.dispose()
+
+
+async def test_a_driver_connection_goes_back_to_the_pool_after_every_kind_of_block(
+    pooled: Database,
+) -> None:
+    """One connection in the pool: each block below gets it only if the one before gave it back."""
+    async with pooled.driver() as conn:
+        assert (await _NAME.fetch_one(conn, {"p_name": "first"}))[0] == "first"
+    with pytest.raises(DBAPIError, match="division by zero"):
+        async with pooled.driver() as conn:
+            await _RATIO.fetch(conn, {"p_by": 0})
+    with pytest.raises(UnstorableText):
+        async with pooled.driver() as conn:
+            await _NAME.fetch(conn, {"p_name": "a\x00b"})
+    with pytest.raises(LookupError):
+        async with pooled.driver():
+            raise LookupError("a bug in the block is raised as it is")
+    async with pooled.driver() as conn:
+        assert (await _RATIO.fetch_one(conn, {"p_by": 1}))[0] == 1
+
+
+async def test_a_driver_pool_nobody_serves_is_unavailable() -> None:
+    url = "postgresql+asyncpg://nobody@127.0.0.1:1/none"
+    db = Database(create_async_engine(url), _options(url))
+    with pytest.raises(DatabaseUnavailable):
+        async with db.driver():
+            pass
+    await db.dispose()
+
+
+async def test_an_exhausted_driver_pool_is_unavailable_once_its_acquire_timeout_passes(
+    database_url: str,
+) -> None:
+    # the second block waits for the one connection the first holds: 0.2 s, then it gives up
+    engine = build_engine(make_settings(database_url), pool_size=1)
+    db = Database(engine, _options(database_url, acquire_timeout=0.2))
+    try:
+        async with db.driver() as held:
+            with pytest.raises(DatabaseUnavailable):
+                async with db.driver():
+                    pass
+            assert (await _NAME.fetch_one(held, {"p_name": "still mine"}))[0] == "still mine"
+        async with db.driver() as conn:  # and it is handed out again once given back
+            assert (await _NAME.fetch_one(conn, {"p_name": "again"}))[0] == "again"
+    finally:
+        await db.dispose()

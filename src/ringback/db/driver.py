@@ -72,8 +72,12 @@ class DriverStatement:
 
     async def fetch(self, conn: Conn, params: Mapping[str, Any]) -> list[asyncpg.Record]:
         if not isinstance(conn, AsyncConnection):
-            async with guarded_driver():
+            try:
                 found: list[asyncpg.Record] = await conn.fetch(self.sql, *self._args(params))
+            except Exception as exc:
+                if (error := _driver_error(exc)) is None:
+                    raise
+                raise error from exc
             return found
         driver = await driver_of(conn)
         async with guarded(conn, self.sql):
@@ -94,8 +98,12 @@ class DriverStatement:
     async def execute(self, conn: Conn, params: Mapping[str, Any]) -> int:
         """Run a statement that returns no rows; the number of rows it wrote."""
         if not isinstance(conn, AsyncConnection):
-            async with guarded_driver():
+            try:
                 status: str = await conn.execute(self.sql, *self._args(params))
+            except Exception as exc:
+                if (error := _driver_error(exc)) is None:
+                    raise
+                raise error from exc
         else:
             driver = await driver_of(conn)
             async with guarded(conn, self.sql):
@@ -128,21 +136,18 @@ async def guarded(conn: AsyncConnection, sql: str) -> AsyncIterator[None]:
         raise
 
 
-@contextlib.asynccontextmanager
-async def guarded_driver() -> AsyncIterator[None]:
-    """``guarded`` for a DriverPool connection: a connection left mid-protocol needs no
-    invalidating, asyncpg's pool closes or waits out a broken or cancelled one on release."""
-    try:
-        yield
-    except asyncpg.PostgresError as exc:
-        raise (translate(exc) or DBAPIError("", None, exc)) from exc
-    except _CLIENT_ERRORS as exc:
-        raise DatabaseUnavailable(type(exc).__name__) from exc
-    except Exception as exc:
-        translated = translate(exc)
-        if translated is None:
-            raise
-        raise translated from exc
+def _driver_error(exc: Exception) -> Exception | None:
+    """What a statement on a DriverPool connection raises instead of ``exc``, by ``guarded``'s
+    rules: the tree's exception, or SQLAlchemy's for any other error the server reported; None
+    to raise ``exc`` as it is. A connection left mid-protocol needs no invalidating: asyncpg's
+    pool closes or waits out a broken or cancelled one on release. (A function the statement's
+    ``except`` calls, not a context manager around it: a report runs two statements.)"""
+    if isinstance(exc, asyncpg.PostgresError):
+        return translate(exc) or DBAPIError("", None, exc)
+    if isinstance(exc, _CLIENT_ERRORS):
+        return DatabaseUnavailable(type(exc).__name__)
+    translated = translate(exc)
+    return None if translated is exc else translated
 
 
 async def _no_reset(_: asyncpg.Connection) -> None:
@@ -189,22 +194,54 @@ class DriverPool:
                     )
         return self._pool
 
-    @contextlib.asynccontextmanager
-    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
-        try:
-            pool = await self._opened()
-            async with pool.acquire(timeout=self._options.acquire_timeout) as conn:
-                yield conn
-        except Exception as exc:  # refused, timed out, starting up: the tree's exception
-            translated = translate(exc)
-            if translated is None or translated is exc:
-                raise
-            raise translated from exc
+    def acquire(self) -> _Lent:
+        """``async with pool.acquire() as conn``: a connection, back in the pool at the end."""
+        return _Lent(self)
 
     async def close(self) -> None:
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
+
+
+class _Lent:
+    """A DriverPool connection for one ``async with``. A class rather than a generator-based
+    context manager, as every report enters two (issue 15: ``contextlib`` was 3 % of the
+    server's CPU under load). Whatever the pool or the block raises leaves as the tree's
+    exception (``errors.translate``) when it has one, else as it is."""
+
+    __slots__ = ("_conn", "_owner", "_pool")
+
+    def __init__(self, owner: DriverPool) -> None:
+        self._owner = owner
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        owner = self._owner
+        try:
+            self._pool = pool = owner._pool or await owner._opened()
+            self._conn = await pool.acquire(timeout=owner._options.acquire_timeout)
+        except Exception as exc:  # refused, timed out, starting up
+            if (error := _pool_error(exc)) is None:
+                raise
+            raise error from exc
+        return self._conn
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, _: object
+    ) -> None:
+        try:
+            await self._pool.release(self._conn)
+        except Exception as error:
+            if (translated := _pool_error(error)) is None:
+                raise
+            raise translated from error
+        if isinstance(exc, Exception) and (translated := _pool_error(exc)) is not None:
+            raise translated from exc
+
+
+def _pool_error(exc: Exception) -> Exception | None:
+    translated = translate(exc)
+    return None if translated is exc else translated
 
 
 async def driver_of(conn: AsyncConnection) -> Any:

@@ -24,7 +24,7 @@ error (a constraint violation, a bug) is raised as it is.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from typing import Any
 
 import asyncpg
@@ -120,12 +120,13 @@ class Database:
             async with self._autocommit.connect() as conn:
                 yield conn
 
-    @asynccontextmanager
-    async def driver(self) -> AsyncIterator[asyncpg.Connection]:
+    def driver(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
         if self._driver_pool is not None:
-            async with self._driver_pool.acquire() as conn:
-                yield conn
-            return
+            return self._driver_pool.acquire()
+        return self._lent_driver()
+
+    @asynccontextmanager
+    async def _lent_driver(self) -> AsyncIterator[asyncpg.Connection]:
         async with self.connection() as lent:
             raw = await driver_of(lent)
             try:
