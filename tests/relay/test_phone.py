@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
 
 from ringback.relay.phone import NumberVerdict, is_possible, read_number
@@ -63,3 +64,41 @@ def test_us_number_that_may_be_mobile_passes() -> None:
 def test_possible_but_invalid_number_is_well_formed_for_ccai() -> None:
     assert is_possible("+1 205-123-4567", "US")
     assert not is_possible("+1 2", "US")
+
+
+def _numbers_of_every_region() -> list[str]:
+    """Each region's example numbers of four types, and each of them one digit short, one
+    digit long and with its first digit changed: valid and invalid numbers of every region."""
+    numbers = []
+    types = (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.VOIP,
+        phonenumbers.PhoneNumberType.TOLL_FREE,
+    )
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        code = phonenumbers.country_code_for_region(region)
+        for kind in types:
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            national = str(example.national_number)
+            flipped = str((int(national[0]) + 1) % 10) + national[1:]
+            for digits in (national, national[:-1], national + "5", flipped):
+                numbers.append(f"+{code}{digits}")
+    return numbers
+
+
+def test_a_number_is_invalid_exactly_when_phonenumbers_says_it_is_not_valid() -> None:
+    """read_number asks phonenumbers for the number's type only (UNKNOWN for an invalid
+    number), where it asked for validity, then the type: the verdicts are the same."""
+    numbers = _numbers_of_every_region()
+    valid = 0
+    for raw in numbers:
+        parsed = phonenumbers.parse(raw, None)
+        reading = read_number(raw, "FR")
+        assert (reading.verdict is NumberVerdict.INVALID) == (
+            not phonenumbers.is_valid_number(parsed)
+        ), raw
+        valid += reading.verdict is not NumberVerdict.INVALID
+    assert 0 < valid < len(numbers)  # both kinds were read
