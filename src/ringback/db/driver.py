@@ -146,8 +146,7 @@ def _driver_error(exc: Exception) -> Exception | None:
         return translate(exc) or DBAPIError("", None, exc)
     if isinstance(exc, _CLIENT_ERRORS):
         return DatabaseUnavailable(type(exc).__name__)
-    translated = translate(exc)
-    return None if translated is exc else translated
+    return _pool_error(exc)
 
 
 async def _no_reset(_: asyncpg.Connection) -> None:
@@ -240,6 +239,7 @@ class _Lent:
 
 
 def _pool_error(exc: Exception) -> Exception | None:
+    """The tree's exception for ``exc`` (``errors.translate``); None to raise ``exc`` as it is."""
     translated = translate(exc)
     return None if translated is exc else translated
 

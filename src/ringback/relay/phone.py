@@ -75,12 +75,14 @@ def read_number(raw: str, region: str) -> PhoneReading:
     if is_withheld(raw):
         return PhoneReading(NumberVerdict.HIDDEN, trimmed)
     parsed = _parse(raw, region)
+    if parsed is None:
+        return PhoneReading(NumberVerdict.INVALID, trimmed)
     # number_type is UNKNOWN exactly when is_valid_number is false: both find the number's
     # region, then match its national number against that region's types, so asking for the
     # type alone reads the number once where asking both read it twice (every report;
     # tests/relay/test_phone.py checks the equivalence on numbers of every region)
-    kind = PhoneNumberType.UNKNOWN if parsed is None else phonenumbers.number_type(parsed)
-    if parsed is None or kind == PhoneNumberType.UNKNOWN:
+    kind = phonenumbers.number_type(parsed)
+    if kind == PhoneNumberType.UNKNOWN:
         return PhoneReading(NumberVerdict.INVALID, trimmed)
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     if kind not in _REACHABLE_TYPES:
