@@ -80,11 +80,11 @@ _NAME = DriverStatement(select(bindparam("p_name", type_=Text)))
 _RATIO = DriverStatement(select(literal_column("1") / bindparam("p_by", type_=Integer)))
 
 
-def _options(url: str, *, size: int = 1, acquire_timeout: float = 30.0) -> DriverPoolOptions:
-    # 30 s to acquire: a pool of one connection is waited for only by the test that exhausts it
+def _options(url: str, *, acquire_timeout: float = 30.0) -> DriverPoolOptions:
+    # one connection; 30 s to acquire it: only the test that exhausts the pool waits for it
     return DriverPoolOptions(
         dsn=url.replace("postgresql+asyncpg://", "postgresql://"),
-        size=size,
+        size=1,
         acquire_timeout=acquire_timeout,
         connect_timeout=10.0,
         command_timeout=30.0,

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from ringback.db.errors import translate
+from ringback.db.errors import replacement, translate
 from ringback.errors import DatabaseUnavailable
 
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
@@ -130,7 +130,7 @@ async def guarded(conn: AsyncConnection, sql: str) -> AsyncIterator[None]:
             await conn.invalidate()
         if isinstance(exc, _CLIENT_ERRORS):
             raise DatabaseUnavailable(type(exc).__name__) from exc
-        translated = translate(exc) if isinstance(exc, Exception) else None
+        translated = replacement(exc) if isinstance(exc, Exception) else None
         if translated is not None:
             raise translated from exc
         raise
@@ -146,7 +146,7 @@ def _driver_error(exc: Exception) -> Exception | None:
         return translate(exc) or DBAPIError("", None, exc)
     if isinstance(exc, _CLIENT_ERRORS):
         return DatabaseUnavailable(type(exc).__name__)
-    return _pool_error(exc)
+    return replacement(exc)
 
 
 async def _no_reset(_: asyncpg.Connection) -> None:
@@ -220,7 +220,7 @@ class _Lent:
             self._pool = pool = owner._pool or await owner._opened()
             self._conn = await pool.acquire(timeout=owner._options.acquire_timeout)
         except Exception as exc:  # refused, timed out, starting up
-            if (error := _pool_error(exc)) is None:
+            if (error := replacement(exc)) is None:
                 raise
             raise error from exc
         return self._conn
@@ -231,17 +231,11 @@ class _Lent:
         try:
             await self._pool.release(self._conn)
         except Exception as error:
-            if (translated := _pool_error(error)) is None:
+            if (translated := replacement(error)) is None:
                 raise
             raise translated from error
-        if isinstance(exc, Exception) and (translated := _pool_error(exc)) is not None:
+        if isinstance(exc, Exception) and (translated := replacement(exc)) is not None:
             raise translated from exc
-
-
-def _pool_error(exc: Exception) -> Exception | None:
-    """The tree's exception for ``exc`` (``errors.translate``); None to raise ``exc`` as it is."""
-    translated = translate(exc)
-    return None if translated is exc else translated
 
 
 async def driver_of(conn: AsyncConnection) -> Any:

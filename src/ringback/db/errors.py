@@ -72,3 +72,10 @@ def translate(error: BaseException) -> DatabaseUnavailable | UnstorableText | No
     if _is_unstorable(error):
         return UnstorableText(type(error).__name__)
     return None
+
+
+def replacement(error: BaseException) -> DatabaseUnavailable | UnstorableText | None:
+    """The tree's exception to raise instead of ``error`` (``translate``); None to raise
+    ``error`` as it is: one of the tree's already, or no driver or pool error."""
+    translated = translate(error)
+    return None if translated is error else translated

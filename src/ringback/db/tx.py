@@ -32,7 +32,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ringback.db.driver import DriverPool, DriverPoolOptions, driver_of, guarded
-from ringback.db.errors import translate
+from ringback.db.errors import replacement, translate
 
 
 class Tx:
@@ -74,8 +74,7 @@ def _translated() -> Iterator[None]:
     try:
         yield
     except Exception as error:
-        translated = translate(error)
-        if translated is None or translated is error:
+        if (translated := replacement(error)) is None:
             raise
         raise translated from error
 
