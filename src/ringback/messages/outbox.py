@@ -6,9 +6,12 @@ transaction around it and saves the BEGIN and COMMIT round trips.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import DateTime, Text, bindparam
@@ -16,6 +19,7 @@ from sqlalchemy import DateTime, Text, bindparam
 from ringback.db.driver import Conn, DriverStatement
 from ringback.db.locks import xact_lock
 from ringback.db.tx import Database
+from ringback.errors import DatabaseUnavailable
 from ringback.http.metrics import Metrics, NoMetrics
 from ringback.messages import receipt_queries
 from ringback.messages.ports import ClaimedMessage
@@ -24,6 +28,7 @@ from ringback.messages.queries import (
     claim_due_statement,
     held_move_selecting,
     held_move_statement,
+    record_sends_statement,
     requeue_expired_statement,
 )
 from ringback.messages.states import (
@@ -36,6 +41,8 @@ from ringback.messages.states import (
     MessageStatus,
 )
 from ringback.relay.model import Outcome
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +70,9 @@ _MARK_SENT = DriverStatement(
         last_error=None,
     )
 )
+# The record of many sends in one statement and one commit (``_SentRecords``): the same move,
+# lock and look for each as ``_MARK_SENT``.
+_RECORD_SENDS = DriverStatement(record_sends_statement())
 _MARK_RETRY = DriverStatement(
     held_move_statement(
         MARK_RETRY,
@@ -79,6 +89,7 @@ class SqlOutbox:
     def __init__(self, db: Database, metrics: Metrics | None = None) -> None:
         self._db = db
         self._metrics = metrics or NoMetrics()
+        self._sent = _SentRecords(self._mark_sent_one, self._mark_sent_many)
 
     async def claim_due(self, limit: int, lease_seconds: float) -> list[ClaimedMessage]:
         """Requeue messages whose holder's lease expired, then lease what is due; a message
@@ -97,29 +108,52 @@ class SqlOutbox:
         self, held: ClaimedMessage, provider_message_id: str, reply: CallReply | None = None
     ) -> bool:
         """Record the provider's id, then apply the receipts kept for it (rarely any). With
-        ``reply``, the call's outcome is written with the move (an inline send).
+        ``reply``, the call's outcome is written with the move (an inline send). False: the
+        lease was lost (another holder took the message over), nothing was written.
 
         The move takes the per-id lock a receipt takes before it is kept and, in the same
         statement, looks for kept receipts on a snapshot taken after the lock: whichever of the
         two comes second sees the other's committed work, so no receipt is lost between them.
+        Sends recorded at the same time share one statement and one commit (``_SentRecords``).
         """
+        moved, then = await self._sent.record(_Sent(held, provider_message_id, reply))
+        if moved and then:
+            await self._apply_kept(held, provider_message_id)
+        return moved
+
+    async def _mark_sent_one(self, sent: _Sent) -> tuple[bool, bool]:
+        """One send's record in a statement of its own: (moved, receipts kept)."""
         async with self._db.driver() as conn:
             row = await _MARK_SENT.fetchrow(
                 conn,
                 _params(
-                    held,
-                    reply,
-                    p_provider_id=provider_message_id,
-                    p_phone_number_id=held.phone_number_id,
-                    p_detail=provider_message_id,
-                    p_lock_key=receipt_queries.lock_key(provider_message_id),
+                    sent.held,
+                    sent.reply,
+                    p_provider_id=sent.provider_message_id,
+                    p_phone_number_id=sent.held.phone_number_id,
+                    p_detail=sent.provider_message_id,
+                    p_lock_key=receipt_queries.lock_key(sent.provider_message_id),
                 ),
             )
-        if row is None:  # a lost lease: another holder took the message over
-            return False
-        if row["then"]:
-            await self._apply_kept(held, provider_message_id)
-        return True
+        return (False, False) if row is None else (True, bool(row["then"]))
+
+    async def _mark_sent_many(self, batch: list[_Sent]) -> list[tuple[bool, bool]]:
+        """The records of ``batch`` (distinct messages, in provider-id order) in one statement."""
+        async with self._db.driver() as conn:
+            rows = await _RECORD_SENDS.fetch(
+                conn,
+                {
+                    "p_ids": [s.held.id for s in batch],
+                    "p_tokens": [s.held.lease_token for s in batch],
+                    "p_provider_ids": [s.provider_message_id for s in batch],
+                    "p_phone_number_ids": [s.held.phone_number_id for s in batch],
+                    "p_call_ids": [s.reply.call_id if s.reply else None for s in batch],
+                    "p_outcomes": [s.reply.outcome.value if s.reply else None for s in batch],
+                    "p_lock_keys": [receipt_queries.lock_key(s.provider_message_id) for s in batch],
+                },
+            )
+        found = {row["id"]: (bool(row["moved"]), bool(row["kept"])) for row in rows}
+        return [found[s.held.id] for s in batch]
 
     async def _apply_kept(self, held: ClaimedMessage, provider_message_id: str) -> None:
         async with self._db.transaction() as tx:
@@ -187,3 +221,122 @@ def _claimed(row: Any, token: uuid.UUID) -> ClaimedMessage:
         parameters=list(row.parameters or ()),
         text=row.body,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    held: ClaimedMessage
+    provider_message_id: str
+    reply: CallReply | None
+
+
+@dataclass(slots=True)
+class _Waiter:
+    sent: _Sent
+    done: asyncio.Future[tuple[bool, bool]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class _SentRecords:
+    """Group commit of sends' records: the sends recorded while a record is being written wait
+    for it, then share the next statement and its commit (issue 15: a record's statement and
+    commit cost the server and PostgreSQL more than its row; ``docs/PERFORMANCE.md``).
+
+    A record alone is written at once (no added wait: a batch forms only while one is being
+    written), and each waiter gets exactly what its own statement would have said: moved or
+    not, receipts kept or not. A batch the server refuses (a row it cannot store, a provider id
+    another message carries) is written again one send at a time, so one send's error is that
+    send's alone; a database that is gone fails the whole batch, as it would fail each record.
+    The writer is a task of its own: a waiter that stops waiting (its request's deadline, a
+    shutdown) never interrupts a statement that carries others' records.
+    """
+
+    LIMIT = 100  # sends per statement: the arrays stay small, a batch never waits on a huge one
+
+    def __init__(
+        self,
+        one: Callable[[_Sent], Awaitable[tuple[bool, bool]]],
+        many: Callable[[list[_Sent]], Awaitable[list[tuple[bool, bool]]]],
+    ) -> None:
+        self._one = one
+        self._many = many
+        self._waiting: list[_Waiter] = []
+        self._writer: asyncio.Task[None] | None = None
+        self.statements = 0  # statements written, one or many sends each (tests read it)
+
+    async def record(self, sent: _Sent) -> tuple[bool, bool]:
+        waiter = _Waiter(sent)
+        self._waiting.append(waiter)
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write())
+        # a waiter cancelled here cancels only its own future: the writer goes on for the others
+        return await waiter.done
+
+    async def _write(self) -> None:
+        try:
+            while self._waiting:
+                batch = self._take()
+                try:
+                    await self._write_batch(batch)
+                except Exception as exc:  # not raised in the writer: each waiter gets it
+                    for waiter in batch:
+                        _settle(waiter, error=exc)
+                except BaseException:  # the writer itself is cancelled (the loop is closing)
+                    for waiter in batch + self._waiting:
+                        waiter.done.cancel()
+                    raise
+        finally:
+            self._writer = None
+
+    def _take(self) -> list[_Waiter]:
+        """Up to ``LIMIT`` waiters of distinct messages, in provider-id order (the lock order)."""
+        batch: list[_Waiter] = []
+        later: list[_Waiter] = []
+        ids: set[int] = set()
+        for waiter in self._waiting:
+            if len(batch) < self.LIMIT and waiter.sent.held.id not in ids:
+                ids.add(waiter.sent.held.id)
+                batch.append(waiter)
+            else:
+                later.append(waiter)
+        self._waiting = later
+        batch.sort(key=lambda w: w.sent.provider_message_id)
+        return batch
+
+    async def _write_batch(self, batch: list[_Waiter]) -> None:
+        if len(batch) == 1:
+            self.statements += 1
+            _settle(batch[0], result=await self._one(batch[0].sent))
+            return
+        try:
+            self.statements += 1
+            results = await self._many([w.sent for w in batch])
+        except DatabaseUnavailable:
+            raise  # the database is gone: every record fails, as it would alone
+        except Exception as exc:
+            log.warning("a group of %d send records was refused (%s); recording each alone",
+                        len(batch), type(exc).__name__)  # fmt: skip
+            for waiter in batch:
+                try:
+                    self.statements += 1
+                    _settle(waiter, result=await self._one(waiter.sent))
+                except Exception as alone:
+                    _settle(waiter, error=alone)
+            return
+        for waiter, result in zip(batch, results, strict=True):
+            _settle(waiter, result=result)
+
+
+def _settle(
+    waiter: _Waiter,
+    result: tuple[bool, bool] | None = None,
+    error: BaseException | None = None,
+) -> None:
+    if waiter.done.done():
+        return
+    if error is not None:
+        waiter.done.set_exception(error)
+    else:
+        assert result is not None
+        waiter.done.set_result(result)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     CTE,
     BigInteger,
+    Boolean,
     Case,
     ColumnElement,
     DateTime,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Text,
     bindparam,
     case,
+    column,
     func,
     insert,
     literal,
@@ -34,7 +36,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert, Update
 
@@ -263,6 +265,26 @@ def _held_move(
         .cte("replied")
     )
     return moved, replied
+
+
+def record_sends_statement() -> Select[Any]:
+    """``MARK_SENT`` for many held messages in one statement (``SqlOutbox``'s group record):
+    ``ringback_record_sends`` (migration 0011) does for each send what
+    ``held_move_selecting(MARK_SENT, …)`` does for one, after taking every send's receipt lock
+    in the arrays' order. The parameters are arrays, one element per send: ``p_ids``,
+    ``p_tokens`` (the leases), ``p_provider_ids``, ``p_phone_number_ids``, ``p_call_ids`` and
+    ``p_outcomes`` (NULL for a send no request waits for), ``p_lock_keys``. One row per send:
+    ``id``, ``moved`` (false: the lease was lost), ``kept`` (receipts kept for its id)."""
+    sends = func.ringback_record_sends(
+        bindparam("p_ids", type_=ARRAY(BigInteger)),
+        bindparam("p_tokens", type_=ARRAY(UUID(as_uuid=True))),
+        bindparam("p_provider_ids", type_=ARRAY(Text)),
+        bindparam("p_phone_number_ids", type_=ARRAY(Text)),
+        bindparam("p_call_ids", type_=ARRAY(BigInteger)),
+        bindparam("p_outcomes", type_=ARRAY(Text)),
+        bindparam("p_lock_keys", type_=ARRAY(Text)),
+    ).table_valued(column("id", BigInteger), column("moved", Boolean), column("kept", Boolean))
+    return select(sends.c.id, sends.c.moved, sends.c.kept)
 
 
 # --- the moves other slices make inside their own statements --------------------------------

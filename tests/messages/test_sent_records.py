@@ -1,0 +1,180 @@
+"""Sends recorded at the same time share one statement and one commit (``SqlOutbox.mark_sent``'s
+group record, issue 15), and each send gets what its own statement would have said.
+
+``asyncio.gather`` starts every record before the writer task runs (asyncio runs ready callbacks
+in order), so the records a test starts together form one group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import select
+
+from ringback.bootstrap import Container, build_container
+from ringback.db.tables import call, message
+from ringback.db.tx import Database
+from ringback.messages import receipt_queries
+from ringback.messages.outbox import CallReply, SqlOutbox
+from ringback.messages.ports import ClaimedMessage
+from ringback.messages.states import MessageStatus, Receipt
+from ringback.relay.model import CallEvent, Direction, Disposition, Outcome, Source
+from ringback.relay.service import utc_now
+from tests.conftest import MakeRestaurant, Tenant, make_settings, random_mobile
+from tests.messages.test_kept_receipts import state, waiting_for_a_lock
+
+pytestmark = pytest.mark.sql
+
+
+@pytest.fixture
+async def queued(database_url: str) -> AsyncIterator[Container]:
+    """A container that never sends inline: its reports stay queued for the test to claim."""
+    built = await build_container(
+        make_settings(database_url, inline_dispatch_timeout=0), start_worker=False
+    )
+    yield built
+    await built.aclose()
+
+
+async def held_messages(
+    container: Container, tenant: Tenant, outbox: SqlOutbox, count: int
+) -> list[tuple[ClaimedMessage, int]]:
+    """``count`` reports' messages, claimed by ``outbox``, each with its call's id."""
+    calls: dict[int, int] = {}
+    for _ in range(count):
+        decision = await container.relay.handle(
+            tenant.restaurant,
+            CallEvent(
+                source=Source.PARTNER,
+                external_id=uuid.uuid4().hex,
+                direction=Direction.INBOUND,
+                disposition=Disposition.MISSED,
+                raw_number=random_mobile(),
+                occurred_at=utc_now(),
+            ),
+        )
+        assert decision.outcome is Outcome.QUEUED
+        assert decision.message_id is not None
+        calls[decision.message_id] = decision.call_id
+    held = [m for m in await outbox.claim_due(1000, 30) if m.id in calls]
+    assert len(held) == count, "a message was not due"
+    return [(m, calls[m.id]) for m in held]
+
+
+async def stored(container: Container, message_id: int) -> tuple[str, str | None, str | None]:
+    """The message's status and provider id, and its call's outcome."""
+    async with container.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(message.c.status, message.c.provider_message_id, call.c.outcome)
+                .join(call, call.c.id == message.c.call_id)
+                .where(message.c.id == message_id)
+            )
+        ).one()
+    return row.status, row.provider_message_id, row.outcome
+
+
+async def test_sends_recorded_together_share_one_statement_and_each_is_recorded(
+    queued: Container, make_restaurant: MakeRestaurant
+) -> None:
+    tenant = await make_restaurant()
+    outbox = SqlOutbox(Database(queued.engine))
+    held = await held_messages(queued, tenant, outbox, 6)
+    wamids = [f"wamid.group{uuid.uuid4().hex}" for _ in held]
+
+    moved = await asyncio.gather(
+        *(
+            outbox.mark_sent(m, wamid, CallReply(call_id, Outcome.SENT))
+            for (m, call_id), wamid in zip(held, wamids, strict=True)
+        )
+    )
+
+    assert moved == [True] * len(held)
+    assert outbox._sent.statements == 1
+    for (m, _), wamid in zip(held, wamids, strict=True):
+        assert await stored(queued, m.id) == (MessageStatus.SENT.value, wamid, Outcome.SENT.value)
+        assert await state(queued, m.id, wamid) == (MessageStatus.SENT.value, _SENT, 0)
+
+
+async def test_a_lost_lease_in_a_group_moves_nothing_and_its_call_says_queued(
+    queued: Container, make_restaurant: MakeRestaurant
+) -> None:
+    tenant = await make_restaurant()
+    outbox = SqlOutbox(Database(queued.engine))
+    (kept, kept_call), (lost, lost_call), (other, other_call) = await held_messages(
+        queued, tenant, outbox, 3
+    )
+    stale = replace(lost, lease_token=uuid.uuid4())  # another holder's lease now
+
+    moved = await asyncio.gather(
+        outbox.mark_sent(kept, "wamid.a" + uuid.uuid4().hex, CallReply(kept_call, Outcome.SENT)),
+        outbox.mark_sent(stale, "wamid.b" + uuid.uuid4().hex, CallReply(lost_call, Outcome.SENT)),
+        outbox.mark_sent(other, "wamid.c" + uuid.uuid4().hex, CallReply(other_call, Outcome.SENT)),
+    )
+
+    assert moved == [True, False, True]
+    assert outbox._sent.statements == 1
+    assert await stored(queued, lost.id) == (
+        MessageStatus.SENDING.value,
+        None,
+        Outcome.QUEUED.value,
+    )
+    assert (await stored(queued, kept.id))[0::2] == (MessageStatus.SENT.value, "SENT")
+    assert (await stored(queued, other.id))[0::2] == (MessageStatus.SENT.value, "SENT")
+
+
+async def test_a_group_the_server_refuses_is_recorded_one_send_at_a_time(
+    queued: Container, make_restaurant: MakeRestaurant
+) -> None:
+    tenant = await make_restaurant()
+    outbox = SqlOutbox(Database(queued.engine))
+    (first, _), (clash, _), (good, _) = await held_messages(queued, tenant, outbox, 3)
+    taken = "wamid.taken" + uuid.uuid4().hex
+    assert await outbox.mark_sent(first, taken) is True  # alone: one statement
+    good_id = "wamid.good" + uuid.uuid4().hex
+
+    # the provider gives an id another message already carries: the group's statement fails
+    results = await asyncio.gather(
+        outbox.mark_sent(clash, taken), outbox.mark_sent(good, good_id), return_exceptions=True
+    )
+
+    assert results[1] is True
+    assert isinstance(results[0], Exception)  # that send's own error, as if recorded alone
+    assert outbox._sent.statements == 1 + 1 + 2  # the first, the refused group, each alone
+    assert (await stored(queued, good.id))[:2] == (MessageStatus.SENT.value, good_id)
+    assert (await stored(queued, clash.id))[:2] == (MessageStatus.SENDING.value, None)
+
+
+async def test_a_receipt_kept_while_a_group_waits_for_its_lock_is_applied_to_its_message_only(
+    queued: Container, make_restaurant: MakeRestaurant
+) -> None:
+    tenant = await make_restaurant()
+    outbox = SqlOutbox(Database(queued.engine))
+    held = [m for m, _ in await held_messages(queued, tenant, outbox, 3)]
+    wamids = [f"wamid.{i}{uuid.uuid4().hex}" for i in range(3)]
+    delivered = Receipt(wamids[1], MessageStatus.DELIVERED, dt.datetime.now(dt.UTC), None)
+
+    async with queued.engine.connect() as webhook:
+        # the webhook took the middle id's lock, found no message and keeps its receipt...
+        await receipt_queries.lock_provider_id(webhook, wamids[1])
+        await receipt_queries.keep_pending(webhook, held[1].phone_number_id, delivered)
+        # ...while the group's record starts, and waits for that lock
+        records = asyncio.gather(
+            *(outbox.mark_sent(m, w) for m, w in zip(held, wamids, strict=True))
+        )
+        await waiting_for_a_lock(queued)
+        await webhook.commit()
+
+    assert await records == [True, True, True]
+    assert outbox._sent.statements == 1
+    timelines = [await state(queued, m.id, w) for m, w in zip(held, wamids, strict=True)]
+    assert timelines[1] == (MessageStatus.DELIVERED.value, [*_SENT, "delivered"], 0)
+    assert timelines[0] == timelines[2] == (MessageStatus.SENT.value, _SENT, 0)
+
+
+_SENT = ["queued", "sending", "sent"]
