@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -31,6 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter
 
 from ringback.db.errors import replacement, translate
 from ringback.errors import DatabaseUnavailable
@@ -41,12 +43,54 @@ Conn: TypeAlias = AsyncConnection | asyncpg.Connection
 _CLIENT_ERRORS = (asyncpg.InterfaceError, asyncpg.InternalClientError)
 
 
+_PLACEHOLDER = re.compile(r"\$(\d+)(?!\d)")
+
+
+def _constant(bind: BindParameter[Any], value: Any) -> str | None:
+    """The SQL literal of a value the statement binds itself and no caller can name (an
+    anonymous parameter: ``literal('queued')``, a column set to None), or None to keep it a
+    parameter."""
+    if bind.required or not bind.unique or bind.callable is not None:
+        return None
+    if value is None:
+        return "NULL"
+    if isinstance(bind.type, JSON) or not isinstance(value, str | int):
+        return None
+    render = bind.type.literal_processor(_DIALECT)
+    return None if render is None else str(render(value))
+
+
+def _inline_constants(compiled: SQLCompiler) -> tuple[str, tuple[str, ...]]:
+    """The compiled SQL with its constants written in (each keeps its ``::TYPE`` cast, so the
+    server reads it with the type it was bound with), and the names of the parameters left,
+    renumbered. The same on every execution, a constant as a parameter costs its encoding and
+    the server's binding on every run: the decision statement bound 19 of its 54."""
+    names = tuple(compiled.positiontup or ())
+    written = {
+        name: literal
+        for name in names
+        if (literal := _constant(compiled.binds[name], compiled.params[name])) is not None
+    }
+    kept = tuple(name for name in names if name not in written)
+    position = {name: index for index, name in enumerate(kept, start=1)}
+    seen: set[int] = set()
+
+    def rewrite(match: re.Match[str]) -> str:
+        number = int(match.group(1))
+        seen.add(number)
+        name = names[number - 1]
+        return written[name] if name in written else f"${position[name]}"
+
+    sql = _PLACEHOLDER.sub(rewrite, compiled.string)
+    assert seen == set(range(1, len(names) + 1)), "every placeholder rewritten, no other"
+    return sql, kept
+
+
 class DriverStatement:
     def __init__(self, statement: ClauseElement) -> None:
         compiled = statement.compile(dialect=_DIALECT)
         assert isinstance(compiled, SQLCompiler)
-        self.sql = compiled.string
-        self._names = tuple(compiled.positiontup or ())
+        self.sql, self._names = _inline_constants(compiled)
         # values bound in the statement itself (literal(...), a column set to None), used unless
         # a parameter is given; any other name is a parameter the caller must give
         self._fixed = {
