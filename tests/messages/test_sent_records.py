@@ -117,7 +117,7 @@ async def test_a_lost_lease_in_a_group_moves_nothing_and_its_call_says_queued(
         outbox.mark_sent(other, "wamid.c" + uuid.uuid4().hex, CallReply(other_call, Outcome.SENT)),
     )
 
-    assert moved == [True, False, True]
+    assert list(moved) == [True, False, True]
     assert outbox._sent.statements == 1
     assert await stored(queued, lost.id) == (
         MessageStatus.SENDING.value,
