@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select, text
 
-from ringback.bootstrap import Container, build_container
+from ringback.bootstrap import Container
 from ringback.db.tables import message, message_event, pending_receipt
 from ringback.db.tx import Database
 from ringback.messages import receipt_queries
@@ -24,20 +23,10 @@ from ringback.messages.ports import ClaimedMessage
 from ringback.messages.states import MessageStatus, Receipt
 from ringback.relay.model import CallEvent, Direction, Disposition, Outcome, Source
 from ringback.relay.service import utc_now
-from tests.conftest import MakeRestaurant, Tenant, make_settings, random_mobile
+from tests.conftest import MakeRestaurant, Tenant, random_mobile
 from tests.waits import SLOW_MACHINE_SECONDS
 
 pytestmark = pytest.mark.sql
-
-
-@pytest.fixture
-async def queued(database_url: str) -> AsyncIterator[Container]:
-    """A container that never sends inline: its reports stay queued for the test to claim."""
-    built = await build_container(
-        make_settings(database_url, inline_dispatch_timeout=0), start_worker=False
-    )
-    yield built
-    await built.aclose()
 
 
 async def held_message(container: Container, tenant: Tenant, outbox: SqlOutbox) -> ClaimedMessage:

@@ -10,59 +10,35 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
 
-from ringback.bootstrap import Container, build_container
+from ringback.bootstrap import Container
 from ringback.db.tables import call, message
 from ringback.db.tx import Database
 from ringback.messages import receipt_queries
 from ringback.messages.outbox import CallReply, SqlOutbox
 from ringback.messages.ports import ClaimedMessage
 from ringback.messages.states import MessageStatus, Receipt
-from ringback.relay.model import CallEvent, Direction, Disposition, Outcome, Source
-from ringback.relay.service import utc_now
-from tests.conftest import MakeRestaurant, Tenant, make_settings, random_mobile
-from tests.messages.test_kept_receipts import state, waiting_for_a_lock
+from ringback.relay.model import Outcome
+from tests.conftest import MakeRestaurant, Tenant
+from tests.messages.test_kept_receipts import held_message, state, waiting_for_a_lock
 
 pytestmark = pytest.mark.sql
-
-
-@pytest.fixture
-async def queued(database_url: str) -> AsyncIterator[Container]:
-    """A container that never sends inline: its reports stay queued for the test to claim."""
-    built = await build_container(
-        make_settings(database_url, inline_dispatch_timeout=0), start_worker=False
-    )
-    yield built
-    await built.aclose()
 
 
 async def held_messages(
     container: Container, tenant: Tenant, outbox: SqlOutbox, count: int
 ) -> list[tuple[ClaimedMessage, int]]:
     """``count`` reports' messages, claimed by ``outbox``, each with its call's id."""
-    calls: dict[int, int] = {}
-    for _ in range(count):
-        decision = await container.relay.handle(
-            tenant.restaurant,
-            CallEvent(
-                source=Source.PARTNER,
-                external_id=uuid.uuid4().hex,
-                direction=Direction.INBOUND,
-                disposition=Disposition.MISSED,
-                raw_number=random_mobile(),
-                occurred_at=utc_now(),
-            ),
+    held = [await held_message(container, tenant, outbox) for _ in range(count)]
+    async with container.engine.connect() as conn:
+        rows = await conn.execute(
+            select(message.c.id, message.c.call_id).where(message.c.id.in_([m.id for m in held]))
         )
-        assert decision.outcome is Outcome.QUEUED
-        assert decision.message_id is not None
-        calls[decision.message_id] = decision.call_id
-    held = [m for m in await outbox.claim_due(1000, 30) if m.id in calls]
-    assert len(held) == count, "a message was not due"
+        calls = {row.id: row.call_id for row in rows}
     return [(m, calls[m.id]) for m in held]
 
 
