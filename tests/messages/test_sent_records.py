@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from ringback.bootstrap import Container
-from ringback.db.tables import call, message
+from ringback.db.tables import call, message, message_event
 from ringback.db.tx import Database
 from ringback.messages import receipt_queries
 from ringback.messages.outbox import CallReply, SqlOutbox
@@ -75,6 +75,74 @@ async def test_sends_recorded_together_share_one_statement_and_each_is_recorded(
     for (m, _), wamid in zip(held, wamids, strict=True):
         assert await stored(queued, m.id) == (MessageStatus.SENT.value, wamid, Outcome.SENT.value)
         assert await state(queued, m.id, wamid) == (MessageStatus.SENT.value, _SENT, 0)
+
+
+async def written(container: Container, message_id: int) -> tuple[object, ...]:
+    """Every column a send's record writes, save its own id and times: the message's, its
+    timeline's and its call's."""
+    async with container.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(
+                    message.c.status,
+                    message.c.lease_token,
+                    message.c.lease_expires_at,
+                    message.c.provider_message_id,
+                    message.c.last_error,
+                    message.c.attempts,
+                    call.c.outcome,
+                )
+                .join(call, call.c.id == message.c.call_id)
+                .where(message.c.id == message_id)
+            )
+        ).one()
+        events = (
+            await conn.execute(
+                select(message_event.c.status, message_event.c.attempt, message_event.c.detail)
+                .where(message_event.c.message_id == message_id)
+                .order_by(message_event.c.id)
+            )
+        ).all()
+    provider_id = row.provider_message_id
+    # the provider ids differ by test design: compared through what they are to their message
+    return (
+        row.status,
+        row.lease_token,
+        row.lease_expires_at,
+        provider_id is not None,
+        row.last_error,
+        row.attempts,
+        row.outcome,
+        [(e.status, e.attempt, e.detail == provider_id) for e in events],
+    )
+
+
+async def test_a_group_writes_exactly_what_the_one_send_statement_writes(
+    queued: Container, make_restaurant: MakeRestaurant
+) -> None:
+    """The group's function (migration 0011) and the one-send statement (``queries``) are two
+    writings of one record: any column one of them writes and the other does not fails here."""
+    tenant = await make_restaurant()
+    outbox = SqlOutbox(Database(queued.engine))
+    (alone, alone_call), (first, first_call), (second, second_call) = await held_messages(
+        queued, tenant, outbox, 3
+    )
+    assert await outbox.mark_sent(
+        alone, "wamid.x" + uuid.uuid4().hex, CallReply(alone_call, Outcome.SENT)
+    )
+    assert outbox._sent.statements == 1
+    await asyncio.gather(
+        outbox.mark_sent(first, "wamid.y" + uuid.uuid4().hex, CallReply(first_call, Outcome.SENT)),
+        outbox.mark_sent(
+            second, "wamid.z" + uuid.uuid4().hex, CallReply(second_call, Outcome.SENT)
+        ),
+    )
+    assert outbox._sent.statements == 2
+
+    expected = await written(queued, alone.id)
+    assert expected[0] == MessageStatus.SENT.value
+    assert await written(queued, first.id) == expected
+    assert await written(queued, second.id) == expected
 
 
 async def test_a_lost_lease_in_a_group_moves_nothing_and_its_call_says_queued(
