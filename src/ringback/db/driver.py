@@ -91,12 +91,11 @@ class DriverStatement:
         compiled = statement.compile(dialect=_DIALECT)
         assert isinstance(compiled, SQLCompiler)
         self.sql, self._names = _inline_constants(compiled)
-        # values bound in the statement itself (literal(...), a column set to None), used unless
-        # a parameter is given; any other name is a parameter the caller must give
+        # values bound in the statement itself and not written in (a named bindparam with a
+        # value, a JSON or other value with no SQL literal), used unless a parameter is given;
+        # any other name is a parameter the caller must give
         self._fixed = {
-            name: value
-            for name, value in compiled.params.items()
-            if not compiled.binds[name].required
+            name: compiled.params[name] for name in self._names if not compiled.binds[name].required
         }
         self._json = frozenset(
             name for name, bind in compiled.binds.items() if isinstance(bind.type, JSON)
