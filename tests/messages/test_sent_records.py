@@ -117,11 +117,11 @@ async def written(container: Container, message_id: int) -> tuple[object, ...]:
     )
 
 
-async def test_a_group_writes_exactly_what_the_one_send_statement_writes(
+async def test_a_send_in_a_group_writes_exactly_what_a_send_alone_writes(
     queued: Container, make_restaurant: MakeRestaurant
 ) -> None:
-    """The group's function (migration 0011) and the one-send statement (``queries``) are two
-    writings of one record: any column one of them writes and the other does not fails here."""
+    """Every column, event and outcome a record writes, the same for a send alone (a group of
+    one) and for each send of a group."""
     tenant = await make_restaurant()
     outbox = SqlOutbox(Database(queued.engine))
     (alone, alone_call), (first, first_call), (second, second_call) = await held_messages(
@@ -140,7 +140,16 @@ async def test_a_group_writes_exactly_what_the_one_send_statement_writes(
     assert outbox._sent.statements == 2
 
     expected = await written(queued, alone.id)
-    assert expected[0] == MessageStatus.SENT.value
+    assert expected == (
+        MessageStatus.SENT.value,
+        None,  # the lease ended
+        None,
+        True,  # the provider's id is the message's
+        None,
+        1,
+        Outcome.SENT.value,
+        [("queued", 0, False), ("sending", 1, False), ("sent", 1, True)],
+    )
     assert await written(queued, first.id) == expected
     assert await written(queued, second.id) == expected
 

@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import DateTime, Text, bindparam
 
 from ringback.db.driver import Conn, DriverStatement
-from ringback.db.locks import xact_lock
 from ringback.db.tx import Database
 from ringback.errors import DatabaseUnavailable
 from ringback.http.metrics import Metrics, NoMetrics
@@ -26,7 +25,6 @@ from ringback.messages.ports import ClaimedMessage
 from ringback.messages.queries import (
     apply_receipts,
     claim_due_statement,
-    held_move_selecting,
     held_move_statement,
     record_sends_statement,
     requeue_expired_statement,
@@ -35,7 +33,6 @@ from ringback.messages.states import (
     CLAIM,
     MARK_FAILED,
     MARK_RETRY,
-    MARK_SENT,
     SUPPRESS,
     KnownMessage,
     MessageStatus,
@@ -55,23 +52,11 @@ class CallReply:
 
 _REQUEUE_EXPIRED = requeue_expired_statement()
 _CLAIM_DUE = claim_due_statement()
-# The move takes the per-id receipts lock a receipt takes before it is kept, and commits alone:
-# a receipt that takes the lock later sees the committed message id; one that held it first has
-# committed its kept row when the move gets the lock, and the move's look for kept receipts, on a
-# snapshot taken after the lock (``kept_since_lock``), sees it. The look is in the same statement:
-# one round trip records a send, a second one runs only when receipts were kept (rarely).
-# Every send records itself with one of these: run by the driver itself (driver.py).
-_MARK_SENT = DriverStatement(
-    held_move_selecting(
-        MARK_SENT,
-        receipt_queries.kept_since_lock(),
-        xact_lock(bindparam("p_lock_key", type_=Text)),
-        provider_message_id=bindparam("p_provider_id", type_=Text),
-        last_error=None,
-    )
-)
-# The record of many sends in one statement and one commit (``_SentRecords``): the same move,
-# lock and look for each as ``_MARK_SENT``.
+# A send's record takes the per-id receipts lock a receipt takes before it is kept, and commits
+# with its group: a receipt that takes the lock later sees the committed message id; one that held
+# it first has committed its kept row when the record gets the lock, and the record's look for kept
+# receipts, on a snapshot taken after the lock, sees it. The look is in the same statement: one
+# round trip records a group of sends, a second one runs only when receipts were kept (rarely).
 _RECORD_SENDS = DriverStatement(record_sends_statement())
 _MARK_RETRY = DriverStatement(
     held_move_statement(
@@ -89,7 +74,7 @@ class SqlOutbox:
     def __init__(self, db: Database, metrics: Metrics | None = None) -> None:
         self._db = db
         self._metrics = metrics or NoMetrics()
-        self._sent = _SentRecords(self._mark_sent_one, self._mark_sent_many)
+        self._sent = _SentRecords(self._record_sends)
 
     async def claim_due(self, limit: int, lease_seconds: float) -> list[ClaimedMessage]:
         """Requeue messages whose holder's lease expired, then lease what is due; a message
@@ -121,24 +106,9 @@ class SqlOutbox:
             await self._apply_kept(held, provider_message_id)
         return moved
 
-    async def _mark_sent_one(self, sent: _Sent) -> tuple[bool, bool]:
-        """One send's record in a statement of its own: (moved, receipts kept)."""
-        async with self._db.driver() as conn:
-            row = await _MARK_SENT.fetchrow(
-                conn,
-                _params(
-                    sent.held,
-                    sent.reply,
-                    p_provider_id=sent.provider_message_id,
-                    p_phone_number_id=sent.held.phone_number_id,
-                    p_detail=sent.provider_message_id,
-                    p_lock_key=receipt_queries.lock_key(sent.provider_message_id),
-                ),
-            )
-        return (False, False) if row is None else (True, bool(row["then"]))
-
-    async def _mark_sent_many(self, batch: list[_Sent]) -> list[tuple[bool, bool]]:
-        """The records of ``batch`` (distinct messages, in provider-id order) in one statement."""
+    async def _record_sends(self, batch: list[_Sent]) -> list[tuple[bool, bool]]:
+        """The records of ``batch`` (distinct messages, in provider-id order) in one statement:
+        (moved, receipts kept) for each."""
         async with self._db.driver() as conn:
             rows = await _RECORD_SENDS.fetch(
                 conn,
@@ -243,24 +213,19 @@ class _SentRecords:
     for it, then share the next statement and its commit (issue 15: a record's statement and
     commit cost the server and PostgreSQL more than its row; ``docs/PERFORMANCE.md``).
 
-    A record alone is written at once (no added wait: a batch forms only while one is being
-    written), and each waiter gets exactly what its own statement would have said: moved or
-    not, receipts kept or not. A batch the server refuses (a row it cannot store, a provider id
-    another message carries) is written again one send at a time, so one send's error is that
-    send's alone; a database that is gone fails the whole batch, as it would fail each record.
-    The writer is a task of its own: a waiter that stops waiting (its request's deadline, a
-    shutdown) never interrupts a statement that carries others' records.
+    A record alone is written at once, a group of one (no added wait: a group forms only while
+    one is being written), and each waiter gets exactly what a statement of its own would have
+    said: moved or not, receipts kept or not. A group the server refuses (a row it cannot store,
+    a provider id another message carries) is written again one send at a time, so one send's
+    error is that send's alone; a database that is gone fails the whole group, as it would fail
+    each record. The writer is a task of its own: a waiter that stops waiting (its request's
+    deadline, a shutdown) never interrupts a statement that carries others' records.
     """
 
     LIMIT = 100  # sends per statement: the arrays stay small, a batch never waits on a huge one
 
-    def __init__(
-        self,
-        one: Callable[[_Sent], Awaitable[tuple[bool, bool]]],
-        many: Callable[[list[_Sent]], Awaitable[list[tuple[bool, bool]]]],
-    ) -> None:
-        self._one = one
-        self._many = many
+    def __init__(self, write: Callable[[list[_Sent]], Awaitable[list[tuple[bool, bool]]]]) -> None:
+        self._write_sends = write
         self._waiting: list[_Waiter] = []
         self._writer: asyncio.Task[None] | None = None
         self.statements = 0  # statements written, one or many sends each (tests read it)
@@ -305,22 +270,21 @@ class _SentRecords:
         return batch
 
     async def _write_batch(self, batch: list[_Waiter]) -> None:
-        if len(batch) == 1:
-            self.statements += 1
-            _settle(batch[0], result=await self._one(batch[0].sent))
-            return
         try:
             self.statements += 1
-            results = await self._many([w.sent for w in batch])
+            results = await self._write_sends([w.sent for w in batch])
         except DatabaseUnavailable:
             raise  # the database is gone: every record fails, as it would alone
         except Exception as exc:
+            if len(batch) == 1:
+                raise
             log.warning("a group of %d send records was refused (%s); recording each alone",
                         len(batch), type(exc).__name__)  # fmt: skip
             for waiter in batch:
                 try:
                     self.statements += 1
-                    _settle(waiter, result=await self._one(waiter.sent))
+                    (result,) = await self._write_sends([waiter.sent])
+                    _settle(waiter, result=result)
                 except Exception as alone:
                     _settle(waiter, error=alone)
             return

@@ -54,6 +54,7 @@ from ringback.messages.states import (
     CLAIM,
     ENQUEUE,
     EXPIRE_LEASE,
+    MARK_SENT,
     OPS_RETRY,
     RECEIPT_MOVES,
     SUPPRESS,
@@ -212,18 +213,6 @@ def held_move_statement(move: Transition, *also: ColumnElement[bool], **values: 
     return log_moves(moved, move.target.value, detail=detail).add_cte(replied)
 
 
-def held_move_selecting(
-    move: Transition, then: ColumnElement[Any], *also: ColumnElement[bool], **values: Any
-) -> Select[Any]:
-    """``held_move_statement`` that also selects ``then`` (labelled ``then``) once the message
-    moved: one row when it moved, none when the lease was lost. ``then`` is evaluated after
-    the move's WHERE clause (``also``, e.g. a lock it takes) held for the message's row."""
-    moved, replied = _held_move(move, also, values)
-    detail = bindparam("p_detail", type_=Text)
-    logged = log_moves(moved, move.target.value, detail=detail).cte("logged")
-    return select(moved.c.id, then.label("then")).add_cte(replied).add_cte(logged)
-
-
 def _held_move(
     move: Transition, also: Sequence[ColumnElement[bool]], values: dict[str, Any]
 ) -> tuple[CTE, CTE]:
@@ -268,13 +257,16 @@ def _held_move(
 
 
 def record_sends_statement() -> Select[Any]:
-    """``MARK_SENT`` for many held messages in one statement (``SqlOutbox``'s group record):
-    ``ringback_record_sends`` (migration 0011) does for each send what
-    ``held_move_selecting(MARK_SENT, …)`` does for one, after taking every send's receipt lock
-    in the arrays' order. The parameters are arrays, one element per send: ``p_ids``,
-    ``p_tokens`` (the leases), ``p_provider_ids``, ``p_phone_number_ids``, ``p_call_ids`` and
-    ``p_outcomes`` (NULL for a send no request waits for), ``p_lock_keys``. One row per send:
-    ``id``, ``moved`` (false: the lease was lost), ``kept`` (receipts kept for its id)."""
+    """The holders' record of their sends (``SqlOutbox.mark_sent``), any number in one statement:
+    ``ringback_record_sends`` (migration 0011) takes every send's receipt lock in the arrays'
+    order, then moves each message by ``MARK_SENT`` under its lease, writes the call's outcome a
+    waiting request replies and the move's event, and looks for receipts kept for its provider id
+    after the lock. The parameters are arrays, one element per send: ``p_ids``, ``p_tokens`` (the
+    leases), ``p_provider_ids``, ``p_phone_number_ids``, ``p_call_ids`` and ``p_outcomes`` (NULL
+    for a send no request waits for), ``p_lock_keys``. One row per send: ``id``, ``moved``
+    (false: the lease was lost, nothing was written but a waiting call's ``QUEUED``), ``kept``
+    (receipts are kept for its id)."""
+    (source,) = MARK_SENT.sources
     sends = func.ringback_record_sends(
         bindparam("p_ids", type_=ARRAY(BigInteger)),
         bindparam("p_tokens", type_=ARRAY(UUID(as_uuid=True))),
@@ -283,6 +275,9 @@ def record_sends_statement() -> Select[Any]:
         bindparam("p_call_ids", type_=ARRAY(BigInteger)),
         bindparam("p_outcomes", type_=ARRAY(Text)),
         bindparam("p_lock_keys", type_=ARRAY(Text)),
+        literal(source.value, Text),
+        _target(MARK_SENT),
+        literal(Outcome.QUEUED.value, Text),
     ).table_valued(column("id", BigInteger), column("moved", Boolean), column("kept", Boolean))
     return select(sends.c.id, sends.c.moved, sends.c.kept)
 

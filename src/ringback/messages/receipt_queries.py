@@ -3,8 +3,8 @@
 A receipt and the record of its provider message id (``SqlOutbox.mark_sent``) serialize on a
 transaction-scoped advisory lock per provider id: whichever comes second sees the other's work, so
 a receipt is either applied at once or kept and applied when the id is recorded — never lost. The
-record is one statement, whose own snapshot predates the lock it waits for: it looks for kept
-receipts through ``kept_since_lock``, a read on a snapshot taken after the lock.
+record (``ringback_record_sends``, migration 0011) looks for kept receipts on a snapshot taken
+after the lock (``ringback_receipt_kept``, migration 0007).
 The moves a receipt makes are ``queries.apply_receipts``. Every function runs in the caller's
 transaction.
 """
@@ -15,8 +15,6 @@ import datetime as dt
 from collections.abc import Sequence
 
 from sqlalchemy import (
-    Boolean,
-    ColumnElement,
     Text,
     bindparam,
     delete,
@@ -106,20 +104,6 @@ async def keep_pending(conn: AsyncConnection, phone_number_id: str, receipt: Rec
         .on_conflict_do_nothing(
             index_elements=[pending_receipt.c.provider_message_id, pending_receipt.c.status]
         )
-    )
-
-
-def kept_since_lock() -> ColumnElement[bool]:
-    """Whether receipts are kept for ``p_provider_id`` on ``p_phone_number_id``, read on a
-    snapshot of its own: ``ringback_receipt_kept`` (migration 0007) is VOLATILE, so PostgreSQL
-    takes a fresh snapshot for the query it runs. Evaluated once the statement holds the id's
-    lock, it sees every receipt kept by a transaction that held the lock before (committed
-    before the lock was granted), which the statement's own snapshot, taken before it waited
-    for the lock, may miss."""
-    return func.ringback_receipt_kept(
-        bindparam("p_provider_id", type_=Text),
-        bindparam("p_phone_number_id", type_=Text),
-        type_=Boolean,
     )
 
 
