@@ -1,4 +1,4 @@
-"""The composition root: one engine, one httpx client, the services, and the worker task."""
+"""The composition root: one engine, one Graph API client, the services, and the worker task."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from functools import cached_property
 
 import aiohttp
 import httpx
-from httpx_aiohttp import AiohttpTransport
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,6 +22,7 @@ from ringback.doors.partner.queries import SqlDirectoryStore
 from ringback.http.metrics import Metrics, NoMetrics
 from ringback.messages.dispatcher import Dispatcher
 from ringback.messages.graph import WhatsAppCloudSender
+from ringback.messages.graph_client import GraphClient
 from ringback.messages.outbox import SqlOutbox
 from ringback.messages.ports import MessageSender
 from ringback.messages.receipts import ReceiptsService
@@ -40,7 +40,7 @@ class Container:
     settings: Settings
     engine: AsyncEngine
     database: Database
-    http: httpx.AsyncBaseTransport
+    http: GraphClient
     dispatcher: Dispatcher
     relay: RelayService
     tenancy: TenancyRepository
@@ -109,17 +109,13 @@ def graph_timeout(settings: Settings) -> httpx.Timeout:
     )
 
 
-def build_graph_transport(settings: Settings) -> AiohttpTransport:
-    """The one transport of the Graph API: aiohttp's connection pool and parser behind httpx's
-    transport interface (which respx mocks); the sender uses it directly (messages/graph.py).
+def build_graph_client(settings: Settings) -> GraphClient:
+    """The one client of the Graph API (``messages/graph_client.py``, aiohttp's connection pool
+    and parser), with the settings' timeout.
 
-    httpcore's pool and pure-Python parser cost 2.9 ms of CPU per request at 32 concurrent sends
-    against 0.6 ms for aiohttp (docs/PERFORMANCE.md), and every report sends inline.
-
-    One transport serves every restaurant, so it may keep no cookie: one the Graph API set on a
-    restaurant's request would go out with the next restaurant's. httpx's client, which keeps
-    them, is not used; aiohttp's session, which httpx-aiohttp would build with a real jar, gets a
-    dummy one.
+    One client serves every restaurant, so it may keep no cookie: one the Graph API set on a
+    restaurant's request would go out with the next restaurant's; aiohttp's session gets a
+    dummy jar.
     """
     ssl_context = httpx.create_ssl_context()
 
@@ -133,7 +129,7 @@ def build_graph_transport(settings: Settings) -> AiohttpTransport:
             cookie_jar=aiohttp.DummyCookieJar(),
         )
 
-    return AiohttpTransport(client=graph_session)
+    return GraphClient(graph_session, graph_timeout(settings))
 
 
 async def build_container(
@@ -150,11 +146,10 @@ async def build_container(
     metrics = metrics or NoMetrics()
     engine = build_engine(settings)
     database = Database(engine, driver_pool_options(settings))
-    http = build_graph_transport(settings)
+    http = build_graph_client(settings)
     dispatcher = Dispatcher(
         SqlOutbox(database, metrics=metrics),
-        sender
-        or WhatsAppCloudSender(http, settings.whatsapp_api_base_url, graph_timeout(settings)),
+        sender or WhatsAppCloudSender(http, settings.whatsapp_api_base_url),
         lease_seconds=settings.lease_seconds,
         max_attempts=settings.max_attempts,
         retry_base_seconds=settings.retry_base_seconds,

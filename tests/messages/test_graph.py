@@ -1,5 +1,5 @@
-"""WhatsAppCloudSender against a mocked Graph API (respx routes as the transport of the client
-it is given) and the in-process sandbox (SPEC §3)."""
+"""WhatsAppCloudSender against a mocked Graph API (respx routes in front of the service's own
+Graph client, ``tests/graphmock.py``) and the in-process sandbox (SPEC §3)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import ClassVar
 
 import httpx
@@ -16,12 +16,13 @@ import pytest
 import respx
 from fastapi import FastAPI
 
-from ringback.bootstrap import build_graph_transport
+from ringback.bootstrap import build_graph_client
 from ringback.messages.graph import WhatsAppCloudSender
+from ringback.messages.graph_client import GraphClient
 from ringback.messages.ports import ClaimedMessage
 from ringback.messages.sandbox import router as sandbox_router
 from ringback.settings import Settings
-from tests.graphmock import graph_error
+from tests.graphmock import GRAPH_MOCKER, HttpxGraph, graph_error
 
 BASE = "https://graph.test/v21.0"
 PHONE_NUMBER_ID = "1234567890"
@@ -57,16 +58,24 @@ def accepted(provider_id: str = "wamid.HBgLMzM2MTIzNDU2NzgVAgARGBI") -> httpx.Re
 
 
 @pytest.fixture
-def graph() -> respx.MockRouter:
-    """The Graph API as routes: the client under test is given it as its transport."""
-    return respx.MockRouter(base_url=BASE, assert_all_called=False)
+def graph() -> Iterator[respx.MockRouter]:
+    """The Graph API as routes, in front of the service's own client."""
+    with respx.mock(base_url=BASE, assert_all_called=False, using=GRAPH_MOCKER) as router:
+        yield router
 
 
 @pytest.fixture
-async def sender(graph: respx.MockRouter) -> AsyncIterator[WhatsAppCloudSender]:
-    transport = httpx.MockTransport(graph.async_handler)
-    async with transport:
-        yield WhatsAppCloudSender(transport, BASE, httpx.Timeout(2))
+async def client() -> AsyncIterator[GraphClient]:
+    client = build_graph_client(Settings(_env_file=None))
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def sender(graph: respx.MockRouter, client: GraphClient) -> WhatsAppCloudSender:
+    return WhatsAppCloudSender(client, BASE)
 
 
 # --- the request ---------------------------------------------------------------------------------
@@ -143,7 +152,7 @@ class _CookieSettingGraph(http.server.BaseHTTPRequestHandler):
 
 
 async def test_a_cookie_the_graph_api_sets_is_never_sent_with_another_request() -> None:
-    """The service's one transport (bootstrap.build_graph_transport) serves every restaurant:
+    """The service's one client (bootstrap.build_graph_client) serves every restaurant:
     the aiohttp session under it must forget cookies. A real socket: respx would stand in
     for the aiohttp layer."""
     _CookieSettingGraph.cookies_seen = []
@@ -153,10 +162,13 @@ async def test_a_cookie_the_graph_api_sets_is_never_sent_with_another_request() 
     try:
         # a host name: aiohttp keeps no cookie of an IP-address host, whatever its jar
         base = f"http://localhost:{server.server_address[1]}/v21.0"
-        async with build_graph_transport(Settings(_env_file=None)) as transport:
-            sender = WhatsAppCloudSender(transport, base)
+        client = build_graph_client(Settings(_env_file=None))
+        try:
+            sender = WhatsAppCloudSender(client, base)
             first = await sender.send(claimed(access_token="token-of-restaurant-a"))
             second = await sender.send(claimed(access_token="token-of-restaurant-b"))
+        finally:
+            await client.aclose()
     finally:
         server.shutdown()
         server.server_close()
@@ -174,10 +186,10 @@ async def test_request_carries_the_restaurant_access_token_as_a_bearer_token(
 
 
 async def test_base_url_with_a_trailing_slash_gives_the_same_endpoint(
-    graph: respx.MockRouter,
+    graph: respx.MockRouter, client: GraphClient
 ) -> None:
     route = graph.post(f"/{PHONE_NUMBER_ID}/messages").mock(return_value=accepted())
-    await WhatsAppCloudSender(httpx.MockTransport(graph.async_handler), BASE + "/").send(claimed())
+    await WhatsAppCloudSender(client, BASE + "/").send(claimed())
     assert str(route.calls.last.request.url) == ENDPOINT
 
 
@@ -354,7 +366,9 @@ async def sandbox_client(
 async def test_sandbox_accepts_the_senders_message_like_the_graph_api(
     sandbox_transport: httpx.ASGITransport,
 ) -> None:
-    sender = WhatsAppCloudSender(sandbox_transport, "http://sandbox/_sandbox/graph/v21.0")
+    sender = WhatsAppCloudSender(
+        HttpxGraph(sandbox_transport), "http://sandbox/_sandbox/graph/v21.0"
+    )
     first = await sender.send(claimed())
     second = await sender.send(claimed())
     assert first.provider_message_id is not None
@@ -380,7 +394,9 @@ async def test_sandbox_answers_with_the_graph_reply_shape(
 async def test_sandbox_logs_the_message_but_never_the_access_token(
     sandbox_transport: httpx.ASGITransport, caplog: pytest.LogCaptureFixture
 ) -> None:
-    sender = WhatsAppCloudSender(sandbox_transport, "http://sandbox/_sandbox/graph/v21.0")
+    sender = WhatsAppCloudSender(
+        HttpxGraph(sandbox_transport), "http://sandbox/_sandbox/graph/v21.0"
+    )
     with caplog.at_level(logging.INFO, logger="ringback.sandbox"):
         result = await sender.send(claimed())
     records = [r for r in caplog.records if r.name == "ringback.sandbox"]
