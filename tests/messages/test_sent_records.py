@@ -13,7 +13,8 @@ import uuid
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ringback.bootstrap import Container
 from ringback.db.tables import call, message, message_event
@@ -21,6 +22,7 @@ from ringback.db.tx import Database
 from ringback.messages import receipt_queries
 from ringback.messages.outbox import CallReply, SqlOutbox
 from ringback.messages.ports import ClaimedMessage
+from ringback.messages.queries import record_sends_statement
 from ringback.messages.states import MessageStatus, Receipt
 from ringback.relay.model import Outcome
 from tests.conftest import MakeRestaurant, Tenant
@@ -32,14 +34,46 @@ pytestmark = pytest.mark.sql
 async def held_messages(
     container: Container, tenant: Tenant, outbox: SqlOutbox, count: int
 ) -> list[tuple[ClaimedMessage, int]]:
-    """``count`` reports' messages, claimed by ``outbox``, each with its call's id."""
+    """``count`` reports' messages, claimed by ``outbox``, each with its call's id; the calls
+    say ``SENT``, as the decision of a send made inline stores them (``_with_lease``): the
+    reports were queued (inline sends are off here), so that is written here."""
     held = [await held_message(container, tenant, outbox) for _ in range(count)]
-    async with container.engine.connect() as conn:
+    async with container.engine.begin() as conn:
         rows = await conn.execute(
             select(message.c.id, message.c.call_id).where(message.c.id.in_([m.id for m in held]))
         )
         calls = {row.id: row.call_id for row in rows}
+        await conn.execute(
+            update(call).where(call.c.id.in_(calls.values())).values(outcome=Outcome.SENT.value)
+        )
     return [(m, calls[m.id]) for m in held]
+
+
+async def call_rows_read(conn: AsyncConnection) -> int:
+    """How many times this transaction has read ``call`` so far (scans of its indexes or
+    table)."""
+    row = (
+        await conn.execute(
+            text(
+                "SELECT coalesce(idx_scan, 0) + coalesce(seq_scan, 0) AS n"
+                " FROM pg_stat_xact_user_tables WHERE relname = 'call'"
+            )
+        )
+    ).one()
+    return int(row.n)
+
+
+def record_params(sends: list[tuple[ClaimedMessage, int, str, Outcome]]) -> dict[str, object]:
+    """``record_sends_statement``'s parameters for (message, call, provider id, reply) sends."""
+    return {
+        "p_ids": [m.id for m, _, _, _ in sends],
+        "p_tokens": [m.lease_token for m, _, _, _ in sends],
+        "p_provider_ids": [w for _, _, w, _ in sends],
+        "p_phone_number_ids": [m.phone_number_id for m, _, _, _ in sends],
+        "p_call_ids": [c for _, c, _, _ in sends],
+        "p_outcomes": [o.value for _, _, _, o in sends],
+        "p_lock_keys": [receipt_queries.lock_key(w) for _, _, w, _ in sends],
+    }
 
 
 async def stored(container: Container, message_id: int) -> tuple[str, str | None, str | None]:
@@ -179,6 +213,49 @@ async def test_a_lost_lease_in_a_group_moves_nothing_and_its_call_says_queued(
     )
     assert (await stored(queued, kept.id))[0::2] == (MessageStatus.SENT.value, "SENT")
     assert (await stored(queued, other.id))[0::2] == (MessageStatus.SENT.value, "SENT")
+
+
+async def test_a_send_that_replies_what_its_decision_stored_never_reads_its_call(
+    queued: Container, make_restaurant: MakeRestaurant
+) -> None:
+    """The decision of an inline send stored its call ``SENT``: the record that replies
+    ``SENT`` runs no statement on ``call`` (migration 0012), while a lost lease's ``QUEUED``
+    is written, in the same group."""
+    tenant = await make_restaurant()
+    outbox = SqlOutbox(Database(queued.engine))
+    (sent, sent_call), (lost, lost_call) = await held_messages(queued, tenant, outbox, 2)
+    stale = replace(lost, lease_token=uuid.uuid4())  # another holder's lease now
+    async with queued.engine.begin() as conn:
+        before = await call_rows_read(conn)
+        await conn.execute(
+            record_sends_statement(),
+            record_params([(sent, sent_call, "wamid.r" + uuid.uuid4().hex, Outcome.SENT)]),
+        )
+        assert await call_rows_read(conn) == before
+        await conn.execute(
+            record_sends_statement(),
+            record_params([(stale, lost_call, "wamid.s" + uuid.uuid4().hex, Outcome.SENT)]),
+        )
+        assert await call_rows_read(conn) == before + 1
+    assert (await stored(queued, sent.id))[0::2] == (MessageStatus.SENT.value, "SENT")
+    assert (await stored(queued, lost.id))[0::2] == (MessageStatus.SENDING.value, "QUEUED")
+
+
+async def test_a_moved_send_whose_reply_is_not_the_decided_outcome_writes_it(
+    queued: Container, make_restaurant: MakeRestaurant
+) -> None:
+    """The function writes any reply other than the decided ``SENT``: it is told the decided
+    outcome, it does not assume every reply is that one."""
+    tenant = await make_restaurant()
+    outbox = SqlOutbox(Database(queued.engine))
+    ((held, call_id),) = await held_messages(queued, tenant, outbox, 1)
+    async with queued.engine.begin() as conn:
+        rows = await conn.execute(
+            record_sends_statement(),
+            record_params([(held, call_id, "wamid.t" + uuid.uuid4().hex, Outcome.FAILED)]),
+        )
+        assert [(row.moved, row.kept) for row in rows] == [(True, False)]
+    assert (await stored(queued, held.id))[0::2] == (MessageStatus.SENT.value, "FAILED")
 
 
 async def test_a_group_the_server_refuses_is_recorded_one_send_at_a_time(

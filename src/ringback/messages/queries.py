@@ -258,9 +258,10 @@ def _held_move(
 
 def record_sends_statement() -> Select[Any]:
     """The holders' record of their sends (``SqlOutbox.mark_sent``), any number in one statement:
-    ``ringback_record_sends`` (migration 0011) takes every send's receipt lock in the arrays'
-    order, then moves each message by ``MARK_SENT`` under its lease, writes the call's outcome a
-    waiting request replies and the move's event, and looks for receipts kept for its provider id
+    ``ringback_record_sends`` (migrations 0011, 0012) takes every send's receipt lock in the
+    arrays' order, then moves each message by ``MARK_SENT`` under its lease, writes the call's
+    outcome a waiting request replies when it is not the ``SENT`` its decision stored, and the
+    move's event, and looks for receipts kept for its provider id
     after the lock. The parameters are arrays, one element per send: ``p_ids``, ``p_tokens`` (the
     leases), ``p_provider_ids``, ``p_phone_number_ids``, ``p_call_ids`` and ``p_outcomes`` (NULL
     for a send no request waits for), ``p_lock_keys``. One row per send: ``id``, ``moved``
@@ -278,6 +279,9 @@ def record_sends_statement() -> Select[Any]:
         literal(source.value, Text),
         _target(MARK_SENT),
         literal(Outcome.QUEUED.value, Text),
+        # what the decision stored for the call of an inline send (RelayService._with_lease): a
+        # reply that is that outcome leaves the call row alone, without a statement (0012)
+        literal(Outcome.SENT.value, Text),
     ).table_valued(column("id", BigInteger), column("moved", Boolean), column("kept", Boolean))
     return select(sends.c.id, sends.c.moved, sends.c.kept)
 
