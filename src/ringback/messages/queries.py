@@ -259,14 +259,14 @@ def _held_move(
 def record_sends_statement() -> Select[Any]:
     """The holders' record of their sends (``SqlOutbox.mark_sent``), any number in one statement:
     ``ringback_record_sends`` (migrations 0011, 0012) takes every send's receipt lock in the
-    arrays' order, then moves each message by ``MARK_SENT`` under its lease, writes the call's
-    outcome a waiting request replies when it is not the ``SENT`` its decision stored, and the
-    move's event, and looks for receipts kept for its provider id
-    after the lock. The parameters are arrays, one element per send: ``p_ids``, ``p_tokens`` (the
-    leases), ``p_provider_ids``, ``p_phone_number_ids``, ``p_call_ids`` and ``p_outcomes`` (NULL
-    for a send no request waits for), ``p_lock_keys``. One row per send: ``id``, ``moved``
-    (false: the lease was lost, nothing was written but a waiting call's ``QUEUED``), ``kept``
-    (receipts are kept for its id)."""
+    arrays' order, then moves each message by ``MARK_SENT`` under its lease, writes the outcome a
+    waiting request replies when it is not the ``SENT`` its call's decision stored, writes the
+    move's event, and looks for receipts kept for its provider id after the lock. The parameters
+    are arrays, one element per send: ``p_ids``, ``p_tokens`` (the leases), ``p_provider_ids``,
+    ``p_phone_number_ids``, ``p_call_ids`` and ``p_outcomes`` (NULL for a send no request waits
+    for), ``p_lock_keys``. One row per send: ``id``, ``moved`` (false: the lease was lost,
+    nothing was written but a waiting call's ``QUEUED``), ``kept`` (receipts are kept for its
+    id)."""
     (source,) = MARK_SENT.sources
     sends = func.ringback_record_sends(
         bindparam("p_ids", type_=ARRAY(BigInteger)),
