@@ -160,3 +160,13 @@ def test_intake_at_scale_bench_reports_every_run_at_smoke_size(pg_server_url: st
         # token's lookup, once
         assert 1.0 + 1 / 4 <= figures[2] < 2.5
     assert runs["absent"][3] == runs["empty"][3]  # the same index reads whatever the data
+
+
+def test_graph_send_bench_times_the_sender_and_aiohttp_alone_at_smoke_size() -> None:
+    """Every send of both ways is accepted by the fake Graph API (the bench asserts it), and
+    each way prints its CPU per send."""
+    out = bench_module("graph_send", "--sends", "200", "--rounds", "1")
+    lines = out.splitlines()
+    assert sum(1 for line in lines if line.split()[:1] == ["sender"]) == 1, out
+    assert sum(1 for line in lines if line.split()[:1] == ["aiohttp"]) == 1, out
+    assert "median CPU per send: sender" in out, out
