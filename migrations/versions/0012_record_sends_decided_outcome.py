@@ -29,6 +29,7 @@ _PREVIOUS_SIGNATURE = (
     "ringback_record_sends(bigint[], uuid[], text[], text[], bigint[], text[], text[], text,"
     " text, text)"
 )
+_SIGNATURE = _PREVIOUS_SIGNATURE.removesuffix(")") + ", text)"  # and p_decided_outcome
 
 
 def upgrade() -> None:
@@ -92,10 +93,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute(
-        "DROP FUNCTION IF EXISTS ringback_record_sends(bigint[], uuid[], text[], text[], bigint[],"
-        " text[], text[], text, text, text, text)"
-    )
+    op.execute(f"DROP FUNCTION IF EXISTS {_SIGNATURE}")
     # 0011's own function, from 0011's own text (one writing of it)
     path = Path(__file__).with_name("0011_record_sends_function.py")
     spec = importlib.util.spec_from_file_location("ringback_migration_0011", path)

@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import uuid
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text, update
@@ -20,7 +21,7 @@ from ringback.bootstrap import Container
 from ringback.db.tables import call, message, message_event
 from ringback.db.tx import Database
 from ringback.messages import receipt_queries
-from ringback.messages.outbox import CallReply, SqlOutbox
+from ringback.messages.outbox import CallReply, SentRecord, SqlOutbox, record_params
 from ringback.messages.ports import ClaimedMessage
 from ringback.messages.queries import record_sends_statement
 from ringback.messages.states import MessageStatus, Receipt
@@ -61,19 +62,6 @@ async def call_rows_read(conn: AsyncConnection) -> int:
         )
     ).one()
     return int(row.n)
-
-
-def record_params(sends: list[tuple[ClaimedMessage, int, str, Outcome]]) -> dict[str, object]:
-    """``record_sends_statement``'s parameters for (message, call, provider id, reply) sends."""
-    return {
-        "p_ids": [m.id for m, _, _, _ in sends],
-        "p_tokens": [m.lease_token for m, _, _, _ in sends],
-        "p_provider_ids": [w for _, _, w, _ in sends],
-        "p_phone_number_ids": [m.phone_number_id for m, _, _, _ in sends],
-        "p_call_ids": [c for _, c, _, _ in sends],
-        "p_outcomes": [o.value for _, _, _, o in sends],
-        "p_lock_keys": [receipt_queries.lock_key(w) for _, _, w, _ in sends],
-    }
 
 
 async def stored(container: Container, message_id: int) -> tuple[str, str | None, str | None]:
@@ -215,6 +203,14 @@ async def test_a_lost_lease_in_a_group_moves_nothing_and_its_call_says_queued(
     assert (await stored(queued, other.id))[0::2] == (MessageStatus.SENT.value, "SENT")
 
 
+def sent_records(
+    held: ClaimedMessage, call_id: int, wamid_prefix: str, reply: Outcome
+) -> dict[str, list[Any]]:
+    """``record_sends_statement``'s parameters for one send, with a fresh provider id."""
+    wamid = wamid_prefix + uuid.uuid4().hex
+    return record_params([SentRecord(held, wamid, CallReply(call_id, reply))])
+
+
 async def test_a_send_that_replies_what_its_decision_stored_never_reads_its_call(
     queued: Container, make_restaurant: MakeRestaurant
 ) -> None:
@@ -229,12 +225,12 @@ async def test_a_send_that_replies_what_its_decision_stored_never_reads_its_call
         before = await call_rows_read(conn)
         await conn.execute(
             record_sends_statement(),
-            record_params([(sent, sent_call, "wamid.r" + uuid.uuid4().hex, Outcome.SENT)]),
+            sent_records(sent, sent_call, "wamid.r", Outcome.SENT),
         )
         assert await call_rows_read(conn) == before
         await conn.execute(
             record_sends_statement(),
-            record_params([(stale, lost_call, "wamid.s" + uuid.uuid4().hex, Outcome.SENT)]),
+            sent_records(stale, lost_call, "wamid.s", Outcome.SENT),
         )
         assert await call_rows_read(conn) == before + 1
     assert (await stored(queued, sent.id))[0::2] == (MessageStatus.SENT.value, "SENT")
@@ -252,7 +248,7 @@ async def test_a_moved_send_whose_reply_is_not_the_decided_outcome_writes_it(
     async with queued.engine.begin() as conn:
         rows = await conn.execute(
             record_sends_statement(),
-            record_params([(held, call_id, "wamid.t" + uuid.uuid4().hex, Outcome.FAILED)]),
+            sent_records(held, call_id, "wamid.t", Outcome.FAILED),
         )
         assert [(row.moved, row.kept) for row in rows] == [(True, False)]
     assert (await stored(queued, held.id))[0::2] == (MessageStatus.SENT.value, "FAILED")

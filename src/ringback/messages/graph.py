@@ -63,18 +63,11 @@ class WhatsAppCloudSender:
     def __init__(self, client: GraphPoster, base_url: str) -> None:
         self._client = client
         self._base_url = base_url.rstrip("/")
-        self._urls: dict[str, str] = {}  # one per business number (restaurant)
-
-    def _messages_url(self, phone_number_id: str) -> str:
-        url = self._urls.get(phone_number_id)
-        if url is None:
-            url = self._urls[phone_number_id] = f"{self._base_url}/{phone_number_id}/messages"
-        return url
 
     async def send(self, message: ClaimedMessage) -> SendResult:
         try:
             reply = await self._client.post(
-                self._messages_url(message.phone_number_id),
+                f"{self._base_url}/{message.phone_number_id}/messages",
                 json.dumps(message_body(message)).encode(),
                 {
                     "Authorization": f"Bearer {message.access_token}",

@@ -10,7 +10,7 @@ import asyncio
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,27 +101,16 @@ class SqlOutbox:
         two comes second sees the other's committed work, so no receipt is lost between them.
         Sends recorded at the same time share one statement and one commit (``_SentRecords``).
         """
-        moved, then = await self._sent.record(_Sent(held, provider_message_id, reply))
+        moved, then = await self._sent.record(SentRecord(held, provider_message_id, reply))
         if moved and then:
             await self._apply_kept(held, provider_message_id)
         return moved
 
-    async def _record_sends(self, batch: list[_Sent]) -> list[tuple[bool, bool]]:
+    async def _record_sends(self, batch: list[SentRecord]) -> list[tuple[bool, bool]]:
         """The records of ``batch`` (distinct messages, in provider-id order) in one statement:
         (moved, receipts kept) for each."""
         async with self._db.driver() as conn:
-            rows = await _RECORD_SENDS.fetch(
-                conn,
-                {
-                    "p_ids": [s.held.id for s in batch],
-                    "p_tokens": [s.held.lease_token for s in batch],
-                    "p_provider_ids": [s.provider_message_id for s in batch],
-                    "p_phone_number_ids": [s.held.phone_number_id for s in batch],
-                    "p_call_ids": [s.reply.call_id if s.reply else None for s in batch],
-                    "p_outcomes": [s.reply.outcome.value if s.reply else None for s in batch],
-                    "p_lock_keys": [receipt_queries.lock_key(s.provider_message_id) for s in batch],
-                },
-            )
+            rows = await _RECORD_SENDS.fetch(conn, record_params(batch))
         found = {row["id"]: (bool(row["moved"]), bool(row["kept"])) for row in rows}
         return [found[s.held.id] for s in batch]
 
@@ -194,15 +183,32 @@ def _claimed(row: Any, token: uuid.UUID) -> ClaimedMessage:
 
 
 @dataclass(frozen=True, slots=True)
-class _Sent:
+class SentRecord:
+    """A send to record: the message held under its lease, the provider's id, and the reply of
+    the request that waits for it (None when none does)."""
+
     held: ClaimedMessage
     provider_message_id: str
     reply: CallReply | None
 
 
+def record_params(batch: Sequence[SentRecord]) -> dict[str, list[Any]]:
+    """``record_sends_statement``'s parameters for ``batch``: one element per send in each
+    array."""
+    return {
+        "p_ids": [s.held.id for s in batch],
+        "p_tokens": [s.held.lease_token for s in batch],
+        "p_provider_ids": [s.provider_message_id for s in batch],
+        "p_phone_number_ids": [s.held.phone_number_id for s in batch],
+        "p_call_ids": [s.reply.call_id if s.reply else None for s in batch],
+        "p_outcomes": [s.reply.outcome.value if s.reply else None for s in batch],
+        "p_lock_keys": [receipt_queries.lock_key(s.provider_message_id) for s in batch],
+    }
+
+
 @dataclass(slots=True)
 class _Waiter:
-    sent: _Sent
+    sent: SentRecord
     done: asyncio.Future[tuple[bool, bool]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -224,13 +230,15 @@ class _SentRecords:
 
     LIMIT = 100  # sends per statement: the arrays stay small, a batch never waits on a huge one
 
-    def __init__(self, write: Callable[[list[_Sent]], Awaitable[list[tuple[bool, bool]]]]) -> None:
+    def __init__(
+        self, write: Callable[[list[SentRecord]], Awaitable[list[tuple[bool, bool]]]]
+    ) -> None:
         self._write_sends = write
         self._waiting: list[_Waiter] = []
         self._writer: asyncio.Task[None] | None = None
         self.statements = 0  # statements written, one or many sends each (tests read it)
 
-    async def record(self, sent: _Sent) -> tuple[bool, bool]:
+    async def record(self, sent: SentRecord) -> tuple[bool, bool]:
         waiter = _Waiter(sent)
         self._waiting.append(waiter)
         if self._writer is None:
