@@ -44,9 +44,8 @@ from typing import Any
 
 import asyncpg
 import httpx
-import respx
 from sqlalchemy.engine import make_url
-from tests.graphmock import GRAPH_MOCKER
+from tests.graphmock import POSTER, mock_graph
 
 from bench.ops_bench import SEED_CALLS, SEED_MESSAGES, with_database
 from ringback.app import create_app
@@ -169,10 +168,10 @@ class Intake:
             inline_dispatch_timeout=30,
             db_statement_timeout_seconds=120,
         )
-        self.container = await build_container(settings, start_worker=False)
+        self.container = await build_container(settings, start_worker=False, graph=POSTER)
 
         self.container.database.add_query_logger(self._log)
-        self.graph = respx.mock(base_url=GRAPH, using=GRAPH_MOCKER)
+        self.graph = mock_graph(base_url=GRAPH)
         router = self.graph.__enter__()
         router.post(path__regex=r"/[^/]+/messages").mock(side_effect=self._graph_ok)
         app = create_app(settings, self.container)

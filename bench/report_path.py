@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import respx
 from sqlalchemy.engine import make_url
-from tests.graphmock import GRAPH_MOCKER
+from tests.graphmock import POSTER, mock_graph
 
 import ringback
 from bench.ops_bench import with_database
@@ -73,7 +72,7 @@ async def _measure(url: str) -> None:
         whatsapp_api_base_url=GRAPH,
         rate_limit_per_second=0,
     )
-    container = await build_container(settings, start_worker=False)
+    container = await build_container(settings, start_worker=False, graph=POSTER)
     app = create_app(settings, container)
     auth = {"Authorization": f"Bearer {ADMIN}"}
     wamids = iter(range(1, 100))
@@ -82,7 +81,7 @@ async def _measure(url: str) -> None:
         return httpx.Response(200, json={"messages": [{"id": f"wamid.path{next(wamids)}"}]})
 
     try:
-        with respx.mock(base_url=GRAPH, using=GRAPH_MOCKER) as graph:
+        with mock_graph(base_url=GRAPH) as graph:
             graph.post(path__regex=r"/[^/]+/messages").mock(side_effect=ok)
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:

@@ -28,6 +28,7 @@ from ringback.settings import Settings
 from ringback.tenancy.model import Restaurant, TokenKind, mint_token
 from ringback.tenancy.stored import settings_from_columns
 from tests.databases import fresh_database
+from tests.graphmock import POSTER
 from tests.waits import SLOW_MACHINE_SECONDS
 
 GRAPH_BASE = "https://graph.test/v21.0"
@@ -83,7 +84,7 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture(scope="session")
 async def container(settings: Settings) -> AsyncIterator[Container]:
-    built = await build_container(settings, start_worker=False)
+    built = await build_container(settings, start_worker=False, graph=POSTER)
     yield built
     await built.aclose()
 

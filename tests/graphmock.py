@@ -1,44 +1,63 @@
-"""respx for Ringback's Graph API client, which is its own (on aiohttp), not httpx's.
+"""respx's routes as the Graph API of the tests, through an injected client (DESIGN §6: fakes at
+narrow seams, never a patch by import path).
 
-respx intercepts httpcore by default; this mocker intercepts ``GraphClient.post`` the way respx
-intercepts httpcore: the call's arguments become an ``httpx.Request`` for respx's routes, the
-route's ``httpx.Response`` (read whole) becomes the ``GraphReply`` the sender gets, and a route's
-``side_effect`` exception is raised from ``post``. A request no route matches passes through to
-the real client only when a route says so::
+The sender takes its HTTP client as a ``GraphPoster`` (``messages/graph_client.py``); a test's
+container is built with ``POSTER`` (``build_container(..., graph=POSTER)``), which turns each POST
+into an ``httpx.Request`` and has it answered by the respx router it is pointed at: the route's
+``httpx.Response`` becomes the ``GraphReply`` the sender gets, a route's ``side_effect``
+exception is raised from ``post`` (the sender reads httpx's exceptions, as it reads the real
+client's), and respx records every call. ``mock_graph`` is ``respx.mock`` with no patching, the
+router pointed at by ``POSTER`` while the block runs::
 
-    with respx.mock(base_url=GRAPH_BASE, using=GRAPH_MOCKER) as graph: ...
+    with mock_graph(base_url=GRAPH_BASE) as graph: ...
+
+A POST while no router is pointed at fails the test, as respx fails a request nothing mocks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from respx.mocks import AbstractRequestMocker
+import respx
 
 from ringback.messages.graph_client import GraphReply
 
 
-class GraphClientMocker(AbstractRequestMocker):
-    name = "ringback-graph"
-    targets = ["ringback.messages.graph_client.GraphClient"]  # noqa: RUF012 (respx's API)
-    target_methods = ["post"]  # noqa: RUF012
+class RespxGraph:
+    """A ``GraphPoster`` answered by a respx router (``answering``)."""
 
-    @classmethod
-    def to_httpx_request(cls, **kwargs: Any) -> httpx.Request:
-        return httpx.Request(
-            "POST", kwargs["url"], content=kwargs["content"], headers=kwargs["headers"]
-        )
+    def __init__(self) -> None:
+        self._routers: list[respx.Router] = []
 
-    @classmethod
-    async def from_async_httpx_response(
-        cls, httpx_response: httpx.Response, target: Any, **kwargs: Any
-    ) -> GraphReply:
-        return GraphReply(httpx_response.status_code, await httpx_response.aread())
+    @contextmanager
+    def answering(self, router: respx.Router) -> Iterator[None]:
+        """Point this client at ``router`` for the block (the innermost block wins)."""
+        self._routers.append(router)
+        try:
+            yield
+        finally:
+            self._routers.remove(router)
+
+    async def post(self, url: str, content: bytes, headers: Mapping[str, str]) -> GraphReply:
+        if not self._routers:
+            raise AssertionError(f"a Graph API request with no mock_graph block: POST {url}")
+        request = httpx.Request("POST", url, content=content, headers=dict(headers))
+        response = await self._routers[-1].async_handler(request)
+        return GraphReply(response.status_code, await response.aread())
 
 
-GRAPH_MOCKER = GraphClientMocker.name
+POSTER = RespxGraph()
+"""The Graph API client of every container the tests build (``tests/conftest.py``)."""
+
+
+@contextmanager
+def mock_graph(poster: RespxGraph = POSTER, **options: Any) -> Iterator[respx.MockRouter]:
+    """``respx.mock(**options)`` that patches nothing: ``poster`` sends to its routes."""
+    with respx.mock(using=None, **options) as router, poster.answering(router):
+        yield router
 
 
 class HttpxGraph:

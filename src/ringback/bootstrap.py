@@ -22,7 +22,7 @@ from ringback.doors.partner.queries import SqlDirectoryStore
 from ringback.http.metrics import Metrics, NoMetrics
 from ringback.messages.dispatcher import Dispatcher
 from ringback.messages.graph import WhatsAppCloudSender
-from ringback.messages.graph_client import GraphClient
+from ringback.messages.graph_client import GraphClient, GraphPoster
 from ringback.messages.outbox import SqlOutbox
 from ringback.messages.ports import MessageSender
 from ringback.messages.receipts import ReceiptsService
@@ -137,19 +137,21 @@ async def build_container(
     *,
     start_worker: bool = True,
     sender: MessageSender | None = None,
+    graph: GraphPoster | None = None,
     metrics: Metrics | None = None,
     listen: bool = True,
 ) -> Container:
     """The services on one engine. With ``listen``, tokens are served from a per-process cache
     kept true by one LISTENing connection (``tenancy/token_cache.py``); without it, every
-    lookup reads the database."""
+    lookup reads the database. The Graph API sender posts through ``graph`` when given (a test's
+    stand-in, DESIGN §6), else through the container's own ``GraphClient``."""
     metrics = metrics or NoMetrics()
     engine = build_engine(settings)
     database = Database(engine, driver_pool_options(settings))
     http = build_graph_client(settings)
     dispatcher = Dispatcher(
         SqlOutbox(database, metrics=metrics),
-        sender or WhatsAppCloudSender(http, settings.whatsapp_api_base_url),
+        sender or WhatsAppCloudSender(graph or http, settings.whatsapp_api_base_url),
         lease_seconds=settings.lease_seconds,
         max_attempts=settings.max_attempts,
         retry_base_seconds=settings.retry_base_seconds,

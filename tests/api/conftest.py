@@ -14,7 +14,7 @@ from ringback.app import create_app
 from ringback.bootstrap import Container
 from ringback.settings import Settings
 from tests.conftest import GRAPH_BASE
-from tests.graphmock import GRAPH_MOCKER
+from tests.graphmock import mock_graph
 
 _ids = itertools.count(1)
 
@@ -34,7 +34,7 @@ def graph_ok(request: httpx.Request) -> httpx.Response:
 @pytest.fixture
 def graph() -> Iterator[respx.MockRouter]:
     """The Graph API, answering every template message with a fresh wamid."""
-    with respx.mock(base_url=GRAPH_BASE, assert_all_called=False, using=GRAPH_MOCKER) as router:
+    with mock_graph(base_url=GRAPH_BASE, assert_all_called=False) as router:
         router.post(path__regex=r"/[^/]+/messages").mock(side_effect=graph_ok)
         yield router
 

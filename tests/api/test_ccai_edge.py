@@ -24,6 +24,7 @@ from tests.api.ccai_support import (
     make_ccai_restaurant,
 )
 from tests.conftest import MakeRestaurant, Tenant, make_settings, random_mobile
+from tests.graphmock import POSTER
 
 pytestmark = pytest.mark.sql
 __all__ = ["ccai"]
@@ -194,7 +195,7 @@ async def test_unexpected_failure_is_a_500_without_internals(
 
 async def test_database_down_is_a_503() -> None:
     settings = make_settings("postgresql://postgres@127.0.0.1:1/none")
-    down = await build_container(settings, start_worker=False)
+    down = await build_container(settings, start_worker=False, graph=POSTER)
     app = create_app(settings, down)
     try:
         async with httpx.AsyncClient(

@@ -35,7 +35,7 @@ from tests.api.conversations_support import (
     webhook,
 )
 from tests.conftest import MakeRestaurant, Tenant, make_settings, random_mobile
-from tests.graphmock import graph_error
+from tests.graphmock import POSTER, graph_error
 
 pytestmark = pytest.mark.sql
 __all__ = ["hooks"]
@@ -383,7 +383,7 @@ async def test_replies_and_the_customers_messages_racing_each_other_all_land(
 async def metered(database_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, PrometheusMetrics]]:
     settings = make_settings(database_url, db_pool_size=2, whatsapp_app_secret=APP_SECRET)
     metrics = PrometheusMetrics()
-    built = await build_container(settings, start_worker=False, metrics=metrics)
+    built = await build_container(settings, start_worker=False, metrics=metrics, graph=POSTER)
     app = create_app(settings, built, metrics=metrics)
     try:
         async with httpx.AsyncClient(

@@ -17,6 +17,7 @@ from ringback.settings import Settings
 from ringback.tenancy.model import TokenKind
 from tests.conftest import MakeRestaurant, make_settings, random_mobile
 from tests.databases import fresh_database
+from tests.graphmock import POSTER
 
 pytestmark = pytest.mark.sql
 
@@ -26,7 +27,7 @@ async def metered(database_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, P
     """An app whose services and HTTP edge report to one Prometheus registry."""
     settings: Settings = make_settings(database_url, db_pool_size=2)
     metrics = PrometheusMetrics()
-    container = await build_container(settings, start_worker=False, metrics=metrics)
+    container = await build_container(settings, start_worker=False, metrics=metrics, graph=POSTER)
     app = create_app(settings, container, metrics=metrics)
     transport = httpx.ASGITransport(app=app)
     try:
@@ -161,7 +162,7 @@ async def test_readiness_is_503_when_the_database_is_behind_the_migrations(
 ) -> None:
     async with fresh_database(pg_server_url, "ringback_unmigrated", migrate=False) as url:
         settings = make_settings(url, db_pool_size=1)
-        container = await build_container(settings, start_worker=False)
+        container = await build_container(settings, start_worker=False, graph=POSTER)
         try:
             transport = httpx.ASGITransport(app=create_app(settings, container))
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:

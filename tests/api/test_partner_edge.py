@@ -17,6 +17,7 @@ from ringback.settings import Settings
 from ringback.tenancy.model import TokenKind
 from tests.conftest import MakeRestaurant, make_settings
 from tests.conftest import random_mobile as mobile
+from tests.graphmock import POSTER
 from tests.waits import SLOW_MACHINE_SECONDS
 
 pytestmark = pytest.mark.sql
@@ -202,7 +203,7 @@ async def test_database_down_answers_503_not_a_hang() -> None:
     """How fast is the benchmarks' business, not a test's: the reply must come, a 503, before a
     wait that only a hang reaches on however loaded a machine."""
     settings: Settings = make_settings("postgresql://postgres@127.0.0.1:1/none")
-    down = await build_container(settings, start_worker=False)
+    down = await build_container(settings, start_worker=False, graph=POSTER)
     app = create_app(settings, down)
     try:
         async with httpx.AsyncClient(

@@ -32,7 +32,7 @@ from tests.conftest import (
     make_settings,
     random_mobile,
 )
-from tests.graphmock import GRAPH_MOCKER
+from tests.graphmock import mock_graph
 
 pytestmark = pytest.mark.sql
 
@@ -357,7 +357,7 @@ async def test_receipts_before_the_message_id_is_committed_are_applied_when_it_i
             )
         ).scalar_one()
     assert kept == 2
-    with respx.mock(base_url=GRAPH_BASE, assert_all_called=True, using=GRAPH_MOCKER) as graph:
+    with mock_graph(base_url=GRAPH_BASE, assert_all_called=True) as graph:
         graph.post(f"/{pnid}/messages").respond(200, json={"messages": [{"id": wamid}]})
         data = await report(hooks, tenant)
     assert data["outcome"] == "SENT"
@@ -462,7 +462,7 @@ async def test_a_receipt_racing_the_commit_of_its_message_id_is_applied_either_w
     pnid = phone_number_id(tenant)
     for _ in range(3):
         wamid = f"wamid.race{uuid.uuid4().hex}"
-        with respx.mock(base_url=GRAPH_BASE, using=GRAPH_MOCKER) as graph:
+        with mock_graph(base_url=GRAPH_BASE) as graph:
             graph.post(f"/{pnid}/messages").respond(200, json={"messages": [{"id": wamid}]})
             data, reply = await asyncio.gather(
                 report(hooks, tenant), deliver(hooks, receipt("delivered", wamid, pnid))

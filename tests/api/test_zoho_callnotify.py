@@ -17,6 +17,7 @@ from ringback.db.tables import call, customer, message
 from ringback.tenancy.model import TokenKind
 from tests.api.conftest import sent_bodies
 from tests.conftest import MakeRestaurant, Tenant, make_settings, random_mobile
+from tests.graphmock import POSTER
 
 pytestmark = pytest.mark.sql
 URL = "/phonebridge/v3/callnotify"
@@ -429,7 +430,7 @@ async def test_database_failure_is_an_internal_error_without_internals(
 ) -> None:
     tenant = await make_restaurant()
     settings = make_settings("postgresql://postgres@127.0.0.1:1/none")
-    down = await build_container(settings, start_worker=False)
+    down = await build_container(settings, start_worker=False, graph=POSTER)
     try:
         app = create_app(settings, down)
         async with httpx.AsyncClient(

@@ -28,7 +28,7 @@ from tests.api.conftest import graph_ok
 from tests.conftest import GRAPH_BASE, MakeRestaurant, Tenant, random_mobile
 from tests.e2e.processes import running_server
 from tests.fakegraph import FakeGraph
-from tests.graphmock import GRAPH_MOCKER
+from tests.graphmock import mock_graph
 from tests.waits import SLOW_MACHINE_SECONDS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sql]
@@ -56,7 +56,7 @@ SCREENSHOT = (
 @pytest.fixture
 def graph() -> Iterator[respx.MockRouter]:
     """The Graph API of the in-process relay that seeds the calls."""
-    with respx.mock(base_url=GRAPH_BASE, assert_all_called=False, using=GRAPH_MOCKER) as router:
+    with mock_graph(base_url=GRAPH_BASE, assert_all_called=False) as router:
         router.post(path__regex=r"/[^/]+/messages").mock(side_effect=graph_ok)
         yield router
 

@@ -31,7 +31,7 @@ from tests.e2e.test_dashboard_browser import (  # noqa: F401 - fixtures, shared 
     seed,
     server_url,
 )
-from tests.graphmock import GRAPH_MOCKER
+from tests.graphmock import mock_graph
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sql]
 
@@ -78,7 +78,7 @@ def forged_post(action: str) -> str:
 @pytest.fixture
 def graph() -> Iterator[respx.MockRouter]:
     """The in-process relay that seeds the call: the Graph API refuses it for good."""
-    with respx.mock(base_url=GRAPH_BASE, assert_all_called=False, using=GRAPH_MOCKER) as router:
+    with mock_graph(base_url=GRAPH_BASE, assert_all_called=False) as router:
         router.post(path__regex=r"/[^/]+/messages").mock(
             return_value=httpx.Response(
                 400, json={"error": {"code": 131026, "message": "Message undeliverable"}}

@@ -21,7 +21,6 @@ from typing import Any
 
 import httpx
 import pytest
-import respx
 from sqlalchemy import Row, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -32,6 +31,7 @@ from ringback.db.tables import message as message_table
 from ringback.db.tx import Database
 from ringback.messages.dispatcher import Dispatcher
 from ringback.messages.graph import WhatsAppCloudSender
+from ringback.messages.graph_client import GraphPoster
 from ringback.messages.outbox import SqlOutbox
 from ringback.messages.ports import ClaimedMessage, MessageSender, SendResult
 from ringback.messages.queries import LEASE_EXPIRED
@@ -40,7 +40,7 @@ from ringback.relay.model import CallEvent, Decision, Direction, Disposition, Ou
 from ringback.relay.service import utc_now
 from tests.conftest import GRAPH_BASE, MakeRestaurant, Tenant, make_settings
 from tests.fakegraph import FakeGraph
-from tests.graphmock import GRAPH_MOCKER, graph_error
+from tests.graphmock import POSTER, graph_error, mock_graph
 from tests.waits import SLOW_MACHINE_SECONDS
 
 pytestmark = pytest.mark.sql
@@ -104,7 +104,7 @@ class ScriptedGraph:
 @pytest.fixture
 def graph() -> Iterator[ScriptedGraph]:
     scripted = ScriptedGraph()
-    with respx.mock(base_url=GRAPH_BASE, assert_all_called=False, using=GRAPH_MOCKER) as router:
+    with mock_graph(base_url=GRAPH_BASE, assert_all_called=False) as router:
         router.post(url__regex=r"/[^/]+/messages$").mock(side_effect=scripted)
         yield scripted
 
@@ -114,7 +114,8 @@ async def make_container(database_url: str) -> AsyncIterator[MakeContainer]:
     """Containers that never send inline and never run the worker; the test drives dispatch."""
     built: list[Container] = []
 
-    async def make(**overrides: Any) -> Container:
+    async def make(graph: GraphPoster | None = POSTER, **overrides: Any) -> Container:
+        """``graph=None``: the container's own client, for a test over a real socket."""
         values: dict[str, Any] = {
             "inline_dispatch_timeout": 0,
             "retry_base_seconds": 0.05,
@@ -122,7 +123,9 @@ async def make_container(database_url: str) -> AsyncIterator[MakeContainer]:
             "max_attempts": 3,
         }
         values.update(overrides)
-        container = await build_container(make_settings(database_url, **values), start_worker=False)
+        container = await build_container(
+            make_settings(database_url, **values), start_worker=False, graph=graph
+        )
         built.append(container)
         return container
 
@@ -495,7 +498,7 @@ async def test_concurrent_dispatchers_send_every_message_exactly_once(
     if engines == "an engine per dispatcher":
         settings = make_settings(database_url)
         own_engines = [build_engine(settings, pool_size=5) for _ in range(4)]
-    senders = [RecordingSender(WhatsAppCloudSender(container.http, GRAPH_BASE)) for _ in range(4)]
+    senders = [RecordingSender(WhatsAppCloudSender(POSTER, GRAPH_BASE)) for _ in range(4)]
     dispatchers = [
         Dispatcher(
             SqlOutbox(Database(own_engines[i] if own_engines else container.engine)),
@@ -683,7 +686,10 @@ async def test_dispatcher_retries_hung_5xx_and_throttled_requests_then_sends_ove
     make_container: MakeContainer, tenant: Tenant, fake_graph: FakeGraph
 ) -> None:
     container = await make_container(
-        whatsapp_api_base_url=fake_graph.base_url, graph_timeout_seconds=0.3, max_attempts=5
+        graph=None,
+        whatsapp_api_base_url=fake_graph.base_url,
+        graph_timeout_seconds=0.3,
+        max_attempts=5,
     )
     (number,) = mobile_numbers(1)
     message_id = await missed_call(container, tenant, number)
@@ -710,7 +716,7 @@ async def test_dispatcher_retries_hung_5xx_and_throttled_requests_then_sends_ove
 async def test_dispatcher_fails_a_message_the_fake_graph_refuses_for_good(
     make_container: MakeContainer, tenant: Tenant, fake_graph: FakeGraph
 ) -> None:
-    container = await make_container(whatsapp_api_base_url=fake_graph.base_url)
+    container = await make_container(graph=None, whatsapp_api_base_url=fake_graph.base_url)
     (number,) = mobile_numbers(1)
     message_id = await missed_call(container, tenant, number)
     fake_graph.error_next(code=131026, status=400)

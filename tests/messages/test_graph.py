@@ -1,5 +1,5 @@
-"""WhatsAppCloudSender against a mocked Graph API (respx routes in front of the service's own
-Graph client, ``tests/graphmock.py``) and the in-process sandbox (SPEC §3)."""
+"""WhatsAppCloudSender against a mocked Graph API (respx routes answering the client it is given,
+``tests/graphmock.py``) and the in-process sandbox (SPEC §3)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,10 @@ from fastapi import FastAPI
 
 from ringback.bootstrap import build_graph_client
 from ringback.messages.graph import WhatsAppCloudSender
-from ringback.messages.graph_client import GraphClient
 from ringback.messages.ports import ClaimedMessage
 from ringback.messages.sandbox import router as sandbox_router
 from ringback.settings import Settings
-from tests.graphmock import GRAPH_MOCKER, HttpxGraph, graph_error
+from tests.graphmock import POSTER, HttpxGraph, graph_error, mock_graph
 
 BASE = "https://graph.test/v21.0"
 PHONE_NUMBER_ID = "1234567890"
@@ -59,23 +58,14 @@ def accepted(provider_id: str = "wamid.HBgLMzM2MTIzNDU2NzgVAgARGBI") -> httpx.Re
 
 @pytest.fixture
 def graph() -> Iterator[respx.MockRouter]:
-    """The Graph API as routes, in front of the service's own client."""
-    with respx.mock(base_url=BASE, assert_all_called=False, using=GRAPH_MOCKER) as router:
+    """The Graph API as routes, answering the sender's injected client."""
+    with mock_graph(base_url=BASE, assert_all_called=False) as router:
         yield router
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[GraphClient]:
-    client = build_graph_client(Settings(_env_file=None))
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
-def sender(graph: respx.MockRouter, client: GraphClient) -> WhatsAppCloudSender:
-    return WhatsAppCloudSender(client, BASE)
+def sender(graph: respx.MockRouter) -> WhatsAppCloudSender:
+    return WhatsAppCloudSender(POSTER, BASE)
 
 
 # --- the request ---------------------------------------------------------------------------------
@@ -186,10 +176,10 @@ async def test_request_carries_the_restaurant_access_token_as_a_bearer_token(
 
 
 async def test_base_url_with_a_trailing_slash_gives_the_same_endpoint(
-    graph: respx.MockRouter, client: GraphClient
+    graph: respx.MockRouter,
 ) -> None:
     route = graph.post(f"/{PHONE_NUMBER_ID}/messages").mock(return_value=accepted())
-    await WhatsAppCloudSender(client, BASE + "/").send(claimed())
+    await WhatsAppCloudSender(POSTER, BASE + "/").send(claimed())
     assert str(route.calls.last.request.url) == ENDPOINT
 
 

@@ -22,7 +22,6 @@ from typing import Any
 
 import httpx
 import pytest
-import respx
 from sqlalchemy import Row, func, select
 
 from ringback.app import create_app
@@ -34,7 +33,7 @@ from ringback.tenancy.model import TokenKind
 from tests.api.ccai_support import basic, inbound_body, make_ccai_restaurant
 from tests.conftest import DEFAULT_WHATSAPP, GRAPH_BASE, MakeRestaurant, Tenant, make_settings
 from tests.conftest import random_mobile as mobile
-from tests.graphmock import GRAPH_MOCKER
+from tests.graphmock import POSTER, mock_graph
 
 pytestmark = pytest.mark.sql
 
@@ -76,7 +75,7 @@ class Graph:
 @pytest.fixture
 def graph() -> Iterator[Graph]:
     counted = Graph()
-    with respx.mock(base_url=GRAPH_BASE, assert_all_called=False, using=GRAPH_MOCKER) as router:
+    with mock_graph(base_url=GRAPH_BASE, assert_all_called=False) as router:
         router.post(url__regex=r"/[^/]+/messages$").mock(side_effect=counted)
         yield counted
 
@@ -100,7 +99,7 @@ async def app(database_url: str) -> AsyncIterator[App]:
         db_pool_size=5,
     )
     metrics = PrometheusMetrics()
-    container = await build_container(settings, start_worker=False, metrics=metrics)
+    container = await build_container(settings, start_worker=False, metrics=metrics, graph=POSTER)
     transport = httpx.ASGITransport(app=create_app(settings, container, metrics=metrics))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:

@@ -21,7 +21,7 @@ from ringback.relay.model import CallEvent, Claim, Direction, Disposition, Outco
 from ringback.relay.phone import read_number
 from tests.conftest import GRAPH_BASE, MakeRestaurant, make_settings, random_mobile
 from tests.databases import asyncpg_dsn
-from tests.graphmock import GRAPH_MOCKER
+from tests.graphmock import POSTER, mock_graph
 from tests.waits import SLOW_MACHINE_SECONDS
 
 pytestmark = pytest.mark.sql
@@ -44,6 +44,7 @@ async def wide(database_url: str) -> AsyncIterator[Container]:
             db_pool_timeout_seconds=SLOW_MACHINE_SECONDS,
         ),
         start_worker=False,
+        graph=POSTER,
     )
     yield built
     await built.aclose()
@@ -51,7 +52,7 @@ async def wide(database_url: str) -> AsyncIterator[Container]:
 
 @pytest.fixture
 def graph() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=GRAPH_BASE, assert_all_called=False, using=GRAPH_MOCKER) as router:
+    with mock_graph(base_url=GRAPH_BASE, assert_all_called=False) as router:
         router.post(path__regex=r"/[^/]+/messages").mock(
             side_effect=lambda request: httpx.Response(
                 200, json={"messages": [{"id": f"wamid.{random.getrandbits(64)}"}]}

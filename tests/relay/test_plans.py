@@ -33,7 +33,7 @@ from tests.api.conftest import graph_ok
 from tests.conftest import GRAPH_BASE, make_settings, random_mobile
 from tests.databases import asyncpg_dsn, fresh_database
 from tests.e2e.own_database import create_tenant, engine_for
-from tests.graphmock import GRAPH_MOCKER
+from tests.graphmock import POSTER, mock_graph
 
 pytestmark = pytest.mark.sql
 
@@ -67,7 +67,7 @@ async def unanalyzed_url(pg_server_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture
 def graph() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=GRAPH_BASE, assert_all_called=False, using=GRAPH_MOCKER) as router:
+    with mock_graph(base_url=GRAPH_BASE, assert_all_called=False) as router:
         router.post(path__regex=r"/[^/]+/messages").mock(side_effect=graph_ok)
         yield router
 
@@ -91,7 +91,7 @@ async def statements_of_a_report(url: str) -> list[Statement]:
         if counting and record.args:
             seen.append((record.query, tuple(record.args)))
 
-    container = await build_container(make_settings(url), start_worker=False)
+    container = await build_container(make_settings(url), start_worker=False, graph=POSTER)
 
     container.database.add_query_logger(log)
     headers = {"Authorization": f"Bearer {tokens[TokenKind.PARTNER]}"}

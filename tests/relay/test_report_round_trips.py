@@ -27,7 +27,7 @@ from ringback.bootstrap import Container, build_container
 from ringback.tenancy.model import TokenKind
 from tests.api.conftest import graph_ok
 from tests.conftest import GRAPH_BASE, MakeRestaurant, Tenant, make_settings, random_mobile
-from tests.graphmock import GRAPH_MOCKER
+from tests.graphmock import POSTER, mock_graph
 
 pytestmark = pytest.mark.sql
 
@@ -57,7 +57,7 @@ def statements() -> Statements:
 @pytest.fixture
 async def watched(database_url: str, statements: Statements) -> AsyncIterator[Container]:
     """A container of its own, watched before its pool opens its first connection."""
-    built = await build_container(make_settings(database_url), start_worker=False)
+    built = await build_container(make_settings(database_url), start_worker=False, graph=POSTER)
     statements.watch(built)
     yield built
     await built.aclose()
@@ -65,7 +65,7 @@ async def watched(database_url: str, statements: Statements) -> AsyncIterator[Co
 
 @pytest.fixture
 def graph() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=GRAPH_BASE, assert_all_called=False, using=GRAPH_MOCKER) as router:
+    with mock_graph(base_url=GRAPH_BASE, assert_all_called=False) as router:
         router.post(path__regex=r"/[^/]+/messages").mock(side_effect=graph_ok)
         yield router
 

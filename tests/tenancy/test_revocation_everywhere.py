@@ -23,6 +23,7 @@ from ringback.tenancy.model import ApiToken, TokenKind, hash_token
 from ringback.tenancy.repository import TenancyRepository
 from ringback.tenancy.token_cache import CHANNEL, TokenCache
 from tests.conftest import MakeRestaurant
+from tests.graphmock import POSTER
 from tests.waits import SLOW_MACHINE_SECONDS
 
 pytestmark = pytest.mark.sql
@@ -34,7 +35,7 @@ PARTNER = frozenset({TokenKind.PARTNER})
 async def other_process(settings: Settings) -> AsyncIterator[Container]:
     """A second container on the session's database: another server process, as far as the
     cache can tell (its own pool, its own listener)."""
-    built = await build_container(settings, start_worker=False)
+    built = await build_container(settings, start_worker=False, graph=POSTER)
     yield built
     await built.aclose()
 

@@ -9,13 +9,14 @@ used to build around aiohttp (through httpx-aiohttp's transport), cost more CPU 
 request: ``bench/graph_send.py`` (32 concurrent sends to a local fake Graph API) measured about
 165 µs of CPU per send through them, 100 µs for aiohttp alone (issue 15).
 
-Tests mock it with respx, as respx mocks httpcore: ``tests/graphmock.py`` intercepts ``post``,
-turns its arguments into an ``httpx.Request`` for respx's routes and the route's
-``httpx.Response`` into a ``GraphReply``. So failures speak httpx's exceptions, which a route's
-``side_effect`` raises too: a timeout is ``httpx.TimeoutException`` (``ConnectTimeout`` while
-connecting, else ``ReadTimeout``), a refused or unreachable host ``httpx.ConnectError``, a
-connection lost or a broken reply ``RemoteProtocolError`` or ``ReadError``, a URL aiohttp cannot
-use ``UnsupportedProtocol``; the sender reads any of them as a transient failure.
+Tests give the sender another ``GraphPoster`` (``build_container(graph=...)``):
+``tests/graphmock.py``'s turns each POST into an ``httpx.Request`` for respx's routes and the
+route's ``httpx.Response`` into a ``GraphReply``, with nothing patched. So failures speak httpx's
+exceptions, which a route's ``side_effect`` raises too: a timeout is
+``httpx.TimeoutException`` (``ConnectTimeout`` while connecting, else ``ReadTimeout``), a
+refused or unreachable host ``httpx.ConnectError``, a connection lost or a broken reply
+``RemoteProtocolError`` or ``ReadError``, a URL aiohttp cannot use ``UnsupportedProtocol``; the
+sender reads any of them as a transient failure.
 
 What it keeps of an HTTP client's behaviour, on purpose: no redirect is followed; the reply's
 content coding is decoded (aiohttp's default); no cookie is kept — one client serves every
