@@ -57,9 +57,9 @@ def _error_code(reply: GraphReply) -> tuple[int | None, str]:
 class WhatsAppCloudSender:
     """Sends on the Graph API client it is given (``graph_client.GraphClient``: one POST on
     aiohttp; in tests, respx's routes through ``tests/graphmock.py``); its timeout bounds every
-    call. Every report
-    sends inline, so nothing stands between the message and the POST: no redirect is followed,
-    no cookie kept, no request or response model built (issue 15, docs/PERFORMANCE.md)."""
+    call. Every report sends inline, so nothing stands between the message and the POST: no
+    redirect is followed, no cookie kept, no request or response model built (issue 15,
+    docs/PERFORMANCE.md)."""
 
     def __init__(self, client: GraphPoster, base_url: str) -> None:
         self._client = client
