@@ -54,9 +54,9 @@ POSTER = RespxGraph()
 
 
 @contextmanager
-def mock_graph(poster: RespxGraph = POSTER, **options: Any) -> Iterator[respx.MockRouter]:
-    """``respx.mock(**options)`` that patches nothing: ``poster`` sends to its routes."""
-    with respx.mock(using=None, **options) as router, poster.answering(router):
+def mock_graph(**options: Any) -> Iterator[respx.MockRouter]:
+    """``respx.mock(**options)`` that patches nothing: ``POSTER`` sends to its routes."""
+    with respx.mock(using=None, **options) as router, POSTER.answering(router):
         yield router
 
 
